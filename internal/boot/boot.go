@@ -1,0 +1,114 @@
+// Package boot defines the boot bundle: what the Go master hands to the
+// zygote (and through it to every worker) when it starts Python. It is JSON
+// so that the Python loader reads it with the standard library and the Go
+// worker with encoding/json; the master writes it to a memfd.
+package boot
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bundle is the whole boot payload.
+type Bundle struct {
+	Files map[string]string `json:"files"` // Python sources by name (loader.py, uwsgi.py, ...)
+	Spec  Spec              `json:"spec"`
+}
+
+// Spec is the instance configuration as the Python side and the workers
+// need it. Field names are the loader's keys.
+type Spec struct {
+	Version    string            `json:"version"`
+	Hostname   string            `json:"hostname"`
+	Master     bool              `json:"master"`
+	MasterPID  int               `json:"master_pid"`
+	AppPID     int               `json:"app_pid"` // pid shown in "WSGI app ... ready" lines
+	Processes  int               `json:"processes"`
+	Threads    int               `json:"threads"`
+	BufferSize int               `json:"buffer_size"`
+	StartedOn  int64             `json:"started_on"`
+	Reloads    int               `json:"reloads"`
+	Lazy       bool              `json:"lazy"`
+	NeedApp    bool              `json:"need_app"`
+	Module     string            `json:"module,omitempty"`
+	WSGIFile   string            `json:"wsgi_file,omitempty"`
+	Callable   string            `json:"callable,omitempty"`
+	Eval       string            `json:"eval,omitempty"`
+	Mounts     []string          `json:"mounts,omitempty"`
+	Pythonpath []string          `json:"pythonpath,omitempty"`
+	Imports    []string          `json:"imports,omitempty"`
+	Pyargv     string            `json:"pyargv,omitempty"`
+	LogDate    *string           `json:"log_date"` // nil: no date prefix; "": ctime; else strftime format
+	Pidfile    string            `json:"pidfile,omitempty"`
+	SocketFDs  []int             `json:"socket_fds"`
+	Opt        []Opt             `json:"opt"`
+	Magic      map[string]string `json:"magic,omitempty"`
+	Worker     Worker            `json:"worker"`
+}
+
+// Opt is one configuration entry as uwsgi.opt shows it (PY-41).
+type Opt struct {
+	Key     string `json:"k"`
+	Value   string `json:"v"`
+	NoValue bool   `json:"n,omitempty"`
+}
+
+// Worker is the Go worker's part of the configuration.
+type Worker struct {
+	Sockets           []Socket `json:"sockets"`
+	BufferSize        int      `json:"buffer_size"`
+	MaxVars           int      `json:"max_vars"`
+	SocketTimeout     int      `json:"socket_timeout"`
+	DisableLogging    bool     `json:"disable_logging"`
+	LogMicros         bool     `json:"log_micros"`
+	LogXForwardedFor  bool     `json:"log_x_forwarded_for"`
+	ManageScriptName  bool     `json:"manage_script_name"`
+	MaxRequests       int64    `json:"max_requests"`
+	MinWorkerLifetime int      `json:"min_worker_lifetime"`
+	NoOrphans         bool     `json:"no_orphans"`
+	LimitPost         int64    `json:"limit_post"`
+	Harakiri          int      `json:"harakiri"`
+	ScoreboardFD      int      `json:"scoreboard_fd"`
+	LogDate           *string  `json:"log_date"`
+}
+
+// Socket is one listening socket a worker serves.
+type Socket struct {
+	FD         int    `json:"fd"`
+	Name       string `json:"name"`
+	Proto      string `json:"proto"` // uwsgi, http, http11, router
+	ServerPort string `json:"server_port"`
+	Unix       bool   `json:"unix"`
+}
+
+// Write stores the bundle in a new memfd and returns its descriptor.
+func Write(b *Bundle) (int, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return -1, fmt.Errorf("boot bundle: %w", err)
+	}
+	fd, err := unix.MemfdCreate("gosgi-boot", 0)
+	if err != nil {
+		return -1, fmt.Errorf("boot bundle: memfd_create: %w", err)
+	}
+	for off := 0; off < len(data); {
+		n, err := unix.Write(fd, data[off:])
+		if err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("boot bundle: write: %w", err)
+		}
+		off += n
+	}
+	return fd, nil
+}
+
+// Parse decodes a bundle.
+func Parse(data []byte) (*Bundle, error) {
+	var b Bundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("boot bundle: %w", err)
+	}
+	return &b, nil
+}

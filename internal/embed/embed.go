@@ -1,0 +1,144 @@
+// Package embed runs CPython inside gosgi's worker processes.
+//
+// The C side (zygote.c, python.c) loads the libpython chosen at run time with
+// dlopen, so the binary needs no Python headers or libpython to build, and one
+// binary serves every Python 3 on the machine. A process started with
+// GOSGI_ROLE=zygote never reaches Go: a C constructor imports the app and
+// forks workers, and only the forked workers start the Go runtime. This
+// package is the Go view of such a worker: its identity, its boot bundle and
+// one Core per request thread.
+//
+// It does not parse requests, choose apps or write logs: internal/worker does.
+package embed
+
+/*
+#cgo CFLAGS: -O2 -Wall -Wno-unused-function
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// IsWorker reports whether this process is a worker forked by the zygote.
+func IsWorker() bool { return C.gosgi_role() == 2 }
+
+// WorkerID is the worker's id (1..N).
+func WorkerID() int { return int(C.gosgi_worker_id()) }
+
+// Bundle returns the boot bundle the master gave the zygote (JSON).
+func Bundle() []byte {
+	var n C.size_t
+	p := C.gosgi_bundle(&n)
+	if p == nil {
+		return nil
+	}
+	return C.GoBytes(unsafe.Pointer(p), C.int(n))
+}
+
+// Mountpoints lists the loaded apps' mountpoints, in app index order.
+func Mountpoints() []string {
+	n := int(C.gosgi_app_count())
+	out := make([]string, n)
+	for i := range out {
+		var l C.int
+		p := C.gosgi_app_mountpoint(C.int(i), &l)
+		out[i] = C.GoStringN(p, l)
+	}
+	return out
+}
+
+// WorkerExit runs the app's atexit hooks; call it once, when the worker stops.
+func WorkerExit() { C.gosgi_worker_exit() }
+
+// Core is one request thread's Python state and its buffers. Buffers live in
+// C memory so the request passed to C holds no Go pointers (cgo rules), and
+// the Go side reads and parses straight into them.
+type Core struct {
+	ID   int
+	Head []byte // read buffer for the request head and the first body bytes
+	Vars []byte // scratch for a uwsgi variable block built from HTTP
+	req  *C.gosgi_req
+}
+
+// Result is what the C side reports about a finished request.
+type Result struct {
+	Status           int
+	Headers          int
+	HeaderBytes      int
+	BodyBytes        int64
+	Exception        bool
+	Sendfile         bool
+	Switches         int
+	WriteError       bool
+	ReadError        bool
+	ContentLengthSet bool
+}
+
+// NewCore prepares core id; it must be called on the OS thread that will
+// serve the core's requests (runtime.LockOSThread first).
+func NewCore(id, headSize, varsSize int) (*Core, error) {
+	if rc := C.gosgi_core_init(C.int(id)); rc != 0 {
+		return nil, fmt.Errorf("core %d: python state initialisation failed", id)
+	}
+	c := &Core{ID: id}
+	c.Head = unsafe.Slice((*byte)(C.malloc(C.size_t(headSize))), headSize)
+	c.Vars = unsafe.Slice((*byte)(C.malloc(C.size_t(varsSize))), varsSize)
+	c.req = (*C.gosgi_req)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gosgi_req{}))))
+	return c, nil
+}
+
+// Call runs app on a request. vars, body, proto and scheme must point into
+// c.Head or c.Vars (C memory).
+func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool) Result {
+	r := c.req
+	*r = C.gosgi_req{}
+	r.fd = C.int(fd)
+	r.vars, r.vars_len = cptr(vars), C.int(len(vars))
+	r.body, r.body_len = cptr(body), C.int(len(body))
+	r.content_length = C.longlong(contentLength)
+	r.proto, r.proto_len = cptr(proto), C.int(len(proto))
+	r.scheme, r.scheme_len = cptr(scheme), C.int(len(scheme))
+	r.app = C.int(app)
+	if keepalive {
+		r.keepalive = 1
+	}
+	C.gosgi_handle(C.int(c.ID), r)
+	return Result{
+		Status:           int(r.status),
+		Headers:          int(r.headers),
+		HeaderBytes:      int(r.header_bytes),
+		BodyBytes:        int64(r.body_bytes),
+		Exception:        r.exception != 0,
+		Sendfile:         r.sendfile != 0,
+		Switches:         int(r.switches),
+		WriteError:       r.write_error != 0,
+		ReadError:        r.read_error != 0,
+		ContentLengthSet: r.content_length_set != 0,
+	}
+}
+
+// BodyLeft reports how many body bytes of the last request are still unread
+// in the socket (a keep-alive front must skip them).
+func (c *Core) BodyLeft() int64 { return int64(c.req.body_left) }
+
+// CBytes copies s into C memory that lives as long as the process, for
+// constants handed to Call.
+func CBytes(s string) []byte {
+	p := C.CBytes([]byte(s))
+	return unsafe.Slice((*byte)(p), len(s))
+}
+
+// AfterRequest runs uwsgi.after_req_hook if the app set one.
+func (c *Core) AfterRequest() { C.gosgi_after_request(C.int(c.ID)) }
+
+func cptr(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}

@@ -1,0 +1,48 @@
+// Interface between the Go worker and the C side that runs Python.
+#ifndef GOSGI_SHIM_H
+#define GOSGI_SHIM_H
+
+#include <stddef.h>
+
+// One request, filled by Go, completed by gosgi_handle.
+typedef struct gosgi_req {
+	// in
+	int fd;                  // client connection (blocking, SO_RCVTIMEO/SO_SNDTIMEO set)
+	const char *vars;        // uwsgi variable block (u16le key len, key, u16le val len, val)...
+	int vars_len;
+	const char *body;        // body bytes already read together with the head
+	int body_len;
+	long long content_length;
+	const char *proto;       // SERVER_PROTOCOL for the status line ("" -> HTTP/1.0)
+	int proto_len;
+	const char *scheme;      // wsgi.url_scheme
+	int scheme_len;
+	int app;                 // index of the app to call
+	int keepalive;           // 1: the connection stays open after the response (do not drain)
+	// out
+	int status;              // numeric status sent (500 on an exception before headers)
+	int headers;             // number of headers sent
+	int header_bytes;        // bytes of the whole head, status line and blank line included
+	long long body_bytes;    // body bytes written
+	int exception;           // the app raised
+	int sendfile;            // the body went out with sendfile()
+	int switches;            // body chunks produced (uWSGI's "switches")
+	int write_error;         // the client went away while writing
+	int read_error;          // reading wsgi.input failed (timeout or disconnect)
+	int content_length_set;  // the app sent a Content-Length header (keep-alive fronts)
+	long long body_left;     // body bytes still unread in the socket
+} gosgi_req;
+
+// Worker identity, set in the forked child before the Go runtime starts.
+int gosgi_role(void);        // 0 not a Python process, 2 worker
+int gosgi_worker_id(void);
+const char *gosgi_bundle(size_t *len);
+
+int gosgi_core_init(int core);   // per-core Python objects; returns 0 on success
+int gosgi_handle(int core, gosgi_req *r);
+int gosgi_app_count(void);
+const char *gosgi_app_mountpoint(int i, int *len);
+void gosgi_worker_exit(void);    // atexit hooks, called once when the worker stops
+long gosgi_after_request(int core); // uwsgi.after_req_hook, if any
+
+#endif

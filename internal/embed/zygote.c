@@ -1,0 +1,239 @@
+// The zygote: a process started by the master with GOSGI_ROLE=zygote. This
+// constructor runs before the Go runtime starts (the pattern runc's nsenter
+// uses), loads libpython, imports the app once and then forks workers on the
+// master's request. The zygote itself never returns from the constructor, so
+// Go never runs in it; each forked worker returns and starts Go normally.
+//
+// Workers are forked twice so that they are re-parented to the master (a
+// child subreaper) and the master reaps and signals them like uWSGI's own.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pyapi.h"
+#include "shim.h"
+
+struct gosgi_py py;
+
+static int role;            // 2 in a worker
+static int worker_id;
+static char *bundle;        // boot bundle (JSON), kept for the Go side
+static size_t bundle_len;
+PyThreadState *gosgi_main_ts; // main thread state of a worker (GIL released)
+
+int gosgi_role(void) { return role; }
+int gosgi_worker_id(void) { return worker_id; }
+const char *gosgi_bundle(size_t *len) {
+	*len = bundle_len;
+	return bundle;
+}
+
+static void die(const char *fmt, const char *arg) {
+	char msg[1024];
+	int n = snprintf(msg, sizeof msg, fmt, arg, strerror(errno));
+	if (n > 0) {
+		if (n > (int)sizeof msg - 2) n = sizeof msg - 2;
+		msg[n++] = '\n';
+		(void)!write(2, msg, n);
+	}
+	_exit(1);
+}
+
+static int env_int(const char *name, int def) {
+	const char *v = getenv(name);
+	return v && *v ? atoi(v) : def;
+}
+
+static void read_bundle(int fd) {
+	struct stat st;
+	if (fstat(fd, &st) < 0) die("gosgi zygote: boot bundle %s: %s", "fstat");
+	bundle = malloc(st.st_size + 1);
+	if (!bundle) die("gosgi zygote: boot bundle %s: %s", "malloc");
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, bundle + got, st.st_size - got, got);
+		if (n <= 0) die("gosgi zygote: boot bundle %s: %s", "read");
+		got += n;
+	}
+	bundle[got] = 0;
+	bundle_len = got;
+	close(fd);
+}
+
+static void load_python(const char *lib) {
+	void *h = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
+	if (!h) {
+		char msg[1200];
+		int n = snprintf(msg, sizeof msg, "!!! UNABLE to load libpython: %s !!!\n", dlerror());
+		(void)!write(2, msg, n);
+		_exit(1);
+	}
+#define LOAD_FN(ret, name, args)                                              \
+	py.name = (ret(*) args)dlsym(h, #name);                                   \
+	if (!py.name) die("gosgi zygote: libpython lacks %s%s", #name);
+#define LOAD_OPT(ret, name, args) py.name = (ret(*) args)dlsym(h, #name);
+#define LOAD_DATA(name)                                                       \
+	py.name = dlsym(h, #name);                                                \
+	if (!py.name) die("gosgi zygote: libpython lacks %s%s", #name);
+	GOSGI_PY_FUNCS(LOAD_FN)
+	GOSGI_PY_OPTIONAL(LOAD_OPT)
+	GOSGI_PY_DATA(LOAD_DATA)
+#undef LOAD_FN
+#undef LOAD_OPT
+#undef LOAD_DATA
+}
+
+extern int gosgi_python_module_init(void);
+extern int gosgi_python_boot(void);
+extern int gosgi_python_worker_init(int wid);
+
+// Reset what a C parent may leave behind that the Go runtime must not inherit.
+static void reset_signals(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++) {
+		if (s == SIGKILL || s == SIGSTOP) continue;
+		sigaction(s, &sa, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void reply(int ctl, const char *line) {
+	size_t len = strlen(line);
+	while (len > 0) {
+		ssize_t n = write(ctl, line, len);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) _exit(1);
+		line += n;
+		len -= n;
+	}
+}
+
+// fork_worker forks an intermediate child that forks the worker and exits,
+// so the worker is re-parented to the master. Returns 0 in the worker.
+static int fork_worker(int ctl, int wid) {
+	py.PyOS_BeforeFork();
+	pid_t mid = fork();
+	if (mid < 0) {
+		py.PyOS_AfterFork_Parent();
+		char line[64];
+		snprintf(line, sizeof line, "E %d %d\n", wid, errno);
+		reply(ctl, line);
+		return 1;
+	}
+	if (mid == 0) {
+		pid_t w = fork();
+		if (w == 0) {
+			// Wait until the intermediate process is gone and the master
+			// has adopted us: our parent must be the master when Go starts.
+			pid_t master = (pid_t)env_int("GOSGI_MASTER_PID", 0);
+			for (int i = 0; i < 2000 && getppid() != master; i++) usleep(500);
+			return 0;
+		}
+		char line[64];
+		if (w < 0)
+			snprintf(line, sizeof line, "E %d %d\n", wid, errno);
+		else
+			snprintf(line, sizeof line, "P %d %d\n", wid, (int)w);
+		reply(ctl, line);
+		_exit(0);
+	}
+	py.PyOS_AfterFork_Parent();
+	int st;
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR) {
+	}
+	return 1;
+}
+
+// zygote_loop serves fork requests ("F <id>\n") until the master closes the
+// control socket; it returns only in a freshly forked worker.
+static int zygote_loop(int ctl) {
+	char buf[256];
+	size_t have = 0;
+	for (;;) {
+		ssize_t n = read(ctl, buf + have, sizeof buf - 1 - have);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) _exit(0); // master gone or done with us
+		have += n;
+		buf[have] = 0;
+		char *nl;
+		while ((nl = memchr(buf, '\n', have)) != NULL) {
+			*nl = 0;
+			if (buf[0] == 'F') {
+				int wid = atoi(buf + 2);
+				if (fork_worker(ctl, wid) == 0) {
+					close(ctl);
+					return wid;
+				}
+			} else if (buf[0] == 'Q') {
+				_exit(0);
+			}
+			size_t used = nl - buf + 1;
+			memmove(buf, nl + 1, have - used);
+			have -= used;
+		}
+		if (have == sizeof buf - 1) have = 0; // garbage line: drop it
+	}
+}
+
+static wchar_t *wide(const char *s) {
+	return s && *s ? py.Py_DecodeLocale(s, NULL) : NULL;
+}
+
+__attribute__((constructor)) static void gosgi_zygote(void) {
+	const char *r = getenv("GOSGI_ROLE");
+	if (!r || strcmp(r, "zygote") != 0) return;
+
+	int ctl = env_int("GOSGI_CTL_FD", -1);
+	int boot = env_int("GOSGI_BOOT_FD", -1);
+	const char *lib = getenv("GOSGI_LIBPYTHON");
+	if (ctl < 0 || boot < 0 || !lib) die("gosgi zygote: %s%s", "incomplete environment");
+	read_bundle(boot);
+	load_python(lib);
+
+	wchar_t *prog = wide(getenv("GOSGI_PYTHON_PROGRAM"));
+	if (prog && py.Py_SetProgramName) py.Py_SetProgramName(prog);
+	wchar_t *home = wide(getenv("GOSGI_PYTHON_HOME"));
+	if (home && py.Py_SetPythonHome) py.Py_SetPythonHome(home);
+	// These were only for us; the app must see the environment it was given.
+	unsetenv("GOSGI_PYTHON_PROGRAM");
+	unsetenv("GOSGI_PYTHON_HOME");
+	unsetenv("GOSGI_LIBPYTHON");
+	unsetenv("GOSGI_BOOT_FD");
+	unsetenv("GOSGI_CTL_FD");
+
+	// Go, not Python, owns signals in every process (Py_InitializeEx(0)).
+	py.Py_InitializeEx(0);
+	if (gosgi_python_module_init() != 0) _exit(1);
+	int rc = gosgi_python_boot();
+	if (rc != 0) _exit(rc);
+	reply(ctl, "R\n");
+
+	int wid = zygote_loop(ctl);
+
+	// In the worker from here on.
+	py.PyOS_AfterFork_Child();
+	role = 2;
+	worker_id = wid;
+	char idbuf[16];
+	snprintf(idbuf, sizeof idbuf, "%d", wid);
+	setenv("GOSGI_ROLE", "worker", 1);
+	setenv("GOSGI_WORKER_ID", idbuf, 1);
+	reset_signals();
+	rc = gosgi_python_worker_init(wid);
+	if (rc != 0) _exit(rc);
+	gosgi_main_ts = py.PyEval_SaveThread();
+}

@@ -1,0 +1,428 @@
+package master
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// spawn forks worker slot w from the zygote (PM-2, PM-9, PM-10).
+func (m *Master) spawn(w *workerSlot, respawn bool) error {
+	pid, err := m.zygote.fork(w.id)
+	if err != nil {
+		return fmt.Errorf("spawn worker %d: %w", w.id, err)
+	}
+	w.pid, w.spawned, w.stopped = pid, time.Now(), false
+	slot := m.board.Worker(w.id)
+	slot.Pid.Store(int64(pid))
+	slot.RespawnCount.Add(1)
+	slot.LastSpawn.Store(w.spawned.Unix())
+	switch {
+	case respawn:
+		m.log.Printf("Respawned uWSGI worker %d (new pid: %d)", w.id, pid)
+	case !m.hasMaster && m.processes == 1:
+		m.log.Printf("spawned uWSGI worker %d (and the only) (pid: %d, cores: %d)", w.id, pid, m.threads)
+	default:
+		m.log.Printf("spawned uWSGI worker %d (pid: %d, cores: %d)", w.id, pid, m.threads)
+	}
+	return nil
+}
+
+// loop is the master's event loop: it reaps children, respawns workers and
+// acts on signals until the instance stops or re-executes itself.
+func (m *Master) loop() (int, error) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+		unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	m.touchMtime = map[string]time.Time{}
+	for _, f := range m.cfg.List("touch-reload") {
+		m.touchMtime[f] = mtime(f)
+	}
+	dieOnTerm := m.cfg.Bool("die-on-term")
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case unix.SIGCHLD:
+				if code, done := m.reap(); done {
+					return code, nil
+				}
+			case unix.SIGHUP:
+				return m.reload(true)
+			case unix.SIGTERM:
+				if dieOnTerm {
+					return m.shutdown(), nil
+				}
+				return m.reload(false)
+			case unix.SIGQUIT:
+				if dieOnTerm {
+					return m.reload(false)
+				}
+				return m.shutdown(), nil
+			case unix.SIGINT:
+				return m.shutdown(), nil
+			case unix.SIGUSR1:
+				m.printStats()
+			case unix.SIGUSR2, unix.SIGALRM: // QK-4: uWSGI's master dies here; we do not
+				m.log.Printf("*** %s received by the master: ignored ***", unix.SignalName(sig.(syscall.Signal)))
+			}
+		case <-tick.C:
+			if m.touched() {
+				return m.reload(true)
+			}
+			m.checkOldWorkers()
+		}
+	}
+}
+
+// reap collects dead children; done reports that the instance must end.
+func (m *Master) reap() (int, bool) {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return 0, false
+		}
+		if m.zygote != nil && pid == m.zygote.pid {
+			m.log.Printf("the python runtime (pid: %d) died: restarting it", pid)
+			m.zygote.close()
+			m.zygote = nil
+			continue
+		}
+		if o, ok := m.old[pid]; ok {
+			m.log.Printf("worker %d buried after %d seconds", o.id, int(time.Since(o.since).Seconds()))
+			delete(m.old, pid)
+			continue
+		}
+		w := m.slotByPid(pid)
+		if w == nil {
+			continue // an adopted orphan we never knew
+		}
+		if code, done := m.workerDied(w, ws); done {
+			return code, true
+		}
+	}
+}
+
+func (m *Master) slotByPid(pid int) *workerSlot {
+	for _, w := range m.workers {
+		if w.pid == pid {
+			return w
+		}
+	}
+	return nil
+}
+
+// workerDied logs a worker's end as uWSGI does (PM-10) and respawns it.
+func (m *Master) workerDied(w *workerSlot, ws unix.WaitStatus) (int, bool) {
+	pid := w.pid
+	w.pid = 0
+	m.board.Worker(w.id).Pid.Store(0)
+	switch {
+	case ws.Signaled():
+		m.log.Printf("DAMN ! worker %d (pid: %d) died, killed by signal %d :( trying respawn ...", w.id, pid, ws.Signal())
+	case ws.ExitStatus() == 22:
+		if m.cfg.Bool("need-app") {
+			m.log.Printf("OOPS ! failed loading app in worker %d (pid %d)", w.id, pid)
+			m.log.Printf("need-app requested, destroying the instance...")
+			m.killWorkers(unix.SIGINT)
+			m.vacuum()
+			return 22, true
+		}
+		m.log.Printf("OOPS ! failed loading app in worker %d (pid %d) :( trying again...", w.id, pid)
+	case w.stopped || ws.ExitStatus() == 0 || ws.ExitStatus() == 17:
+		m.log.Printf("worker %d killed successfully (pid: %d)", w.id, pid)
+	default:
+		m.log.Printf("DAMN ! worker %d (pid: %d) died :( trying respawn ...", w.id, pid)
+	}
+	if !m.hasMaster {
+		// PM-7: without a master nothing respawns; the instance ends with
+		// its last worker.
+		for _, o := range m.workers {
+			if o.pid != 0 {
+				return 0, false
+			}
+		}
+		return 0, true
+	}
+	m.forkbombDelay()
+	if m.zygote == nil {
+		if err := m.restartZygote(); err != nil {
+			m.log.Printf("%v", err)
+			return 1, true
+		}
+	}
+	if err := m.spawn(w, true); err != nil {
+		m.log.Printf("%v", err)
+	}
+	return 0, false
+}
+
+// forkbombDelay sleeps when workers die faster than one per worker a
+// second (PM-10, forkbomb-delay).
+func (m *Master) forkbombDelay() {
+	now := time.Now()
+	kept := m.respawns[:0]
+	for _, t := range m.respawns {
+		if now.Sub(t) < time.Second {
+			kept = append(kept, t)
+		}
+	}
+	m.respawns = append(kept, now)
+	if len(m.respawns) > len(m.workers) {
+		d := m.cfg.Int("forkbomb-delay")
+		m.log.Printf("worker respawning too fast !!! i have to sleep a bit (%d seconds)...", d)
+		time.Sleep(time.Duration(d) * time.Second)
+		m.respawns = m.respawns[:0]
+	}
+}
+
+func (m *Master) restartZygote() error {
+	return m.startPython()
+}
+
+func (m *Master) killWorkers(sig unix.Signal) {
+	for _, w := range m.workers {
+		if w.pid > 0 {
+			unix.Kill(w.pid, sig)
+		}
+	}
+}
+
+// waitWorkers waits until every worker in pids has exited, SIGKILLing those
+// still alive after the mercy period (PM-20 step 3).
+func (m *Master) waitWorkers(mercy time.Duration) {
+	start := time.Now()
+	alive := map[int]*workerSlot{}
+	for _, w := range m.workers {
+		if w.pid > 0 {
+			alive[w.pid] = w
+		}
+	}
+	killed := false
+	for len(alive) > 0 {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == nil && pid > 0 {
+			if w, ok := alive[pid]; ok {
+				m.log.Printf("worker %d buried after %d seconds", w.id, int(time.Since(start).Seconds()))
+				w.pid = 0
+				delete(alive, pid)
+			}
+			continue
+		}
+		if !killed && time.Since(start) > mercy {
+			for pid, w := range alive {
+				m.log.Verbosef("worker %d (pid: %d) is taking too much time to die...NO MERCY !!!", w.id, pid)
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			killed = true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// shutdown stops everything (PM-24) and returns the exit code.
+func (m *Master) shutdown() int {
+	m.log.Printf("SIGINT/SIGTERM received...killing workers...")
+	m.zygote.close()
+	m.killWorkers(unix.SIGINT)
+	for pid := range m.old {
+		unix.Kill(pid, unix.SIGINT)
+	}
+	m.waitWorkers(m.mercy)
+	m.log.Printf("goodbye to uWSGI.")
+	m.vacuum()
+	return 0
+}
+
+// reload re-executes the master keeping the listening sockets (PM-20,
+// PM-22). A graceful reload leaves the running workers serving: the new
+// master image spawns its workers first and only then asks the old ones to
+// finish their requests and exit, so no request waits on the reload.
+func (m *Master) reload(graceful bool) (int, error) {
+	if graceful {
+		m.log.Printf("...gracefully killing workers...")
+	} else {
+		m.log.Printf("...brutally killing workers...")
+		m.killWorkers(unix.SIGTERM)
+		m.waitWorkers(m.mercy)
+	}
+	if m.cfg.Bool("exit-on-reload") {
+		m.killWorkers(unix.SIGHUP)
+		m.waitWorkers(m.mercy)
+		m.log.Printf("uWSGI: GAME OVER (insert coin)")
+		m.vacuum()
+		return 0, nil
+	}
+	m.zygote.close()
+	m.log.Printf("binary reloading uWSGI...")
+	if err := os.Chdir(m.cwd); err == nil {
+		m.log.Printf("chdir() to %s", m.cwd)
+	}
+	var keep []string
+	for _, l := range m.listeners {
+		m.log.Printf("found fd %d mapped to socket %d (%s)", l.FD, l.Index, l.Name)
+		if err := clearCloexec(l.FD); err != nil {
+			return 1, err
+		}
+		keep = append(keep, fmt.Sprintf("%d:%s", l.FD, l.Name))
+	}
+	var old []string
+	for _, w := range m.workers {
+		if w.pid > 0 {
+			old = append(old, fmt.Sprintf("%d:%d", w.pid, w.id))
+		}
+	}
+	for pid, o := range m.old {
+		old = append(old, fmt.Sprintf("%d:%d", pid, o.id))
+	}
+	m.log.Printf("running %s", m.binary)
+	env := withEnv(os.Environ(), map[string]string{
+		"UWSGI_RELOADS":      strconv.Itoa(m.reloads + 1),
+		"GOSGI_SOCKETS":      strings.Join(keep, ","),
+		"GOSGI_OLD_WORKERS":  strings.Join(old, ","),
+		"GOSGI_SOCKET_NAMES": "",
+	})
+	err := syscall.Exec(m.binary, m.argv, env)
+	return 1, fmt.Errorf("execve(%s): %w", m.binary, err)
+}
+
+func withEnv(env []string, set map[string]string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range set {
+		if v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func clearCloexec(fd int) error {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return fmt.Errorf("fcntl(%d): %w", fd, err)
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags&^unix.FD_CLOEXEC)
+	return err
+}
+
+// adoptOldWorkers takes over the workers of the image this one replaced.
+func (m *Master) adoptOldWorkers() {
+	m.old = map[int]*oldWorker{}
+	for _, item := range strings.Split(os.Getenv("GOSGI_OLD_WORKERS"), ",") {
+		p, id, ok := strings.Cut(item, ":")
+		if !ok {
+			continue
+		}
+		pid, _ := strconv.Atoi(p)
+		wid, _ := strconv.Atoi(id)
+		if pid > 0 {
+			m.old[pid] = &oldWorker{id: wid, since: time.Now()}
+		}
+	}
+	os.Unsetenv("GOSGI_OLD_WORKERS")
+}
+
+// retireOldWorkers asks the previous image's workers to finish their
+// requests and exit, now that new workers accept (PM-20, without its stall).
+func (m *Master) retireOldWorkers() {
+	if len(m.old) == 0 {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ready := 0
+		for _, w := range m.workers {
+			if m.board.Worker(w.id).Accepting.Load() == 1 {
+				ready++
+			}
+		}
+		if ready == len(m.workers) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for pid := range m.old {
+		unix.Kill(pid, unix.SIGHUP)
+	}
+}
+
+// checkOldWorkers enforces worker-reload-mercy on the previous image's workers.
+func (m *Master) checkOldWorkers() {
+	for pid, o := range m.old {
+		if !o.killed && time.Since(o.since) > m.mercy {
+			m.log.Verbosef("worker %d (pid: %d) is taking too much time to die...NO MERCY !!!", o.id, pid)
+			unix.Kill(pid, unix.SIGKILL)
+			o.killed = true
+		}
+	}
+}
+
+// touched reports a change of a touch-reload file (PM-47).
+func (m *Master) touched() bool {
+	for f, before := range m.touchMtime {
+		now := mtime(f)
+		if !now.Equal(before) {
+			m.touchMtime[f] = now
+			m.log.Verbosef("*** %s has been touched... grace them all !!! ***", f)
+			return true
+		}
+	}
+	return false
+}
+
+func mtime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// printStats is SIGUSR1 (PM-26).
+func (m *Master) printStats() {
+	total := m.board.Header.TotalRequests.Load()
+	m.log.Printf("\tworkers total requests: %d", total)
+	m.log.Printf("-----------------")
+	for _, w := range m.workers {
+		s := m.board.Worker(w.id)
+		m.log.Printf("\tworker %d app 0 [] requests: %d exceptions: %d", w.id, s.Requests.Load(), s.Exceptions.Load())
+		m.log.Printf("-----------------")
+	}
+}
+
+// notifyReady tells systemd the instance is ready (PM-85).
+func notifyReady() {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	if addr == "" {
+		return
+	}
+	if strings.HasPrefix(addr, "@") {
+		addr = "\x00" + addr[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Write([]byte("STATUS=uWSGI is ready\nREADY=1\n"))
+}

@@ -1,0 +1,451 @@
+// Package master is gosgi's master process: it applies the configuration,
+// binds (or inherits) the listening sockets, starts the zygote that holds
+// Python, spawns and supervises workers, and reacts to signals the way
+// uWSGI 2.0's master does (PM-1..PM-70).
+//
+// The master never loads Python; requests never pass through it.
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/boot"
+	"github.com/gosgi/gosgi/internal/config"
+	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/options"
+	"github.com/gosgi/gosgi/internal/plugins"
+	"github.com/gosgi/gosgi/internal/pyrt"
+	"github.com/gosgi/gosgi/internal/pyworker"
+	"github.com/gosgi/gosgi/internal/scoreboard"
+	"github.com/gosgi/gosgi/internal/sockets"
+)
+
+// Master is one running instance.
+type Master struct {
+	cfg     *config.Config
+	log     *logging.Logger
+	pid     int
+	binary  string   // path re-executed on reload (not /proc/self/exe: it may be replaced)
+	argv    []string // original command line, kept for the zygote and re-exec
+	cwd     string   // working directory at startup (PM-20: restored on reload)
+	reloads int
+	started time.Time
+
+	hasMaster bool
+	processes int
+	threads   int
+	mercy     time.Duration
+
+	listeners []*sockets.Listener
+	board     *scoreboard.Board
+	boardFD   int
+	bootFD    int
+	zygote    *zygote
+	workers   []*workerSlot // index = id-1
+	old       map[int]*oldWorker
+	pidfiles  []string
+
+	respawns   []time.Time // recent respawn times, for forkbomb-delay
+	touchMtime map[string]time.Time
+}
+
+type workerSlot struct {
+	id      int
+	pid     int
+	spawned time.Time
+	stopped bool // asked to stop (max-requests, reload, cheap)
+}
+
+type oldWorker struct {
+	id     int
+	since  time.Time
+	killed bool
+}
+
+// Run runs the instance until it stops and returns the exit code.
+func Run(cfg *config.Config, args []string) int {
+	m := &Master{cfg: cfg, argv: args, pid: os.Getpid(), started: time.Now()}
+	m.reloads, _ = strconv.Atoi(os.Getenv("UWSGI_RELOADS"))
+	code, err := m.run()
+	if err != nil {
+		if m.log != nil {
+			m.log.Printf("%v", err)
+		} else {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	return code
+}
+
+// fatal is an error that ends the instance with a given exit code.
+type fatal struct {
+	code int
+	err  error
+}
+
+func (f *fatal) Error() string { return f.err.Error() }
+
+func (m *Master) run() (int, error) {
+	cfg := m.cfg
+	if err := m.setupLogging(); err != nil {
+		return 1, err
+	}
+	if err := m.resolveBinary(); err != nil {
+		return 1, err
+	}
+	m.cwd, _ = os.Getwd()
+	m.hasMaster = cfg.Bool("master")
+	m.processes = cfg.Int("processes")
+	m.threads = cfg.Int("threads")
+	if m.threads < 1 {
+		m.threads = 1
+	}
+	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
+
+	m.banner()
+	for _, w := range cfg.Warnings() {
+		m.log.Printf("%s", w)
+	}
+	if err := m.writePidfiles(); err != nil {
+		return 1, err
+	}
+	if err := m.setupSockets(); err != nil {
+		return 1, err
+	}
+	for _, kv := range cfg.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	if dir := cfg.String("chdir"); dir != "" {
+		if err := os.Chdir(dir); err != nil {
+			return 1, fmt.Errorf("chdir(): %w", err)
+		}
+		m.log.Printf("chdir() to %s", dir)
+	}
+	if m.processes <= 0 {
+		m.log.Printf("*** Operational MODE: no-workers ***")
+		return 0, nil
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 1, fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	if err := m.startPython(); err != nil {
+		var z *zygoteExit
+		if errors.As(err, &z) {
+			if z.code() == 22 {
+				return 22, nil // the loader logged GAME OVER (PY-14)
+			}
+			return z.code(), err
+		}
+		return 1, err
+	}
+	if m.reloads > 0 {
+		m.log.Printf("gracefully (RE)spawned uWSGI master process (pid: %d)", m.pid)
+	} else if m.hasMaster {
+		m.log.Printf("spawned uWSGI master process (pid: %d)", m.pid)
+	}
+	m.adoptOldWorkers()
+	m.workers = make([]*workerSlot, m.processes)
+	for i := range m.workers {
+		m.workers[i] = &workerSlot{id: i + 1}
+		if err := m.spawn(m.workers[i], false); err != nil {
+			return 1, err
+		}
+	}
+	notifyReady()
+	m.retireOldWorkers()
+	return m.loop()
+}
+
+func (m *Master) resolveBinary() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("detect binary path: %w", err)
+	}
+	m.binary = strings.TrimSuffix(exe, " (deleted)")
+	return nil
+}
+
+// setupLogging applies daemonize/logto (LG-23) and the log-date prefix.
+func (m *Master) setupLogging() error {
+	cfg := m.cfg
+	target := cfg.String("logto")
+	if d := cfg.String("daemonize"); d != "" && target == "" {
+		target = d
+	}
+	if target != "" && os.Getenv("GOSGI_LOG_OPENED") == "" {
+		flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		if cfg.Bool("log-truncate") {
+			flags |= os.O_TRUNC
+		}
+		f, err := os.OpenFile(target, flags, 0o640)
+		if err != nil {
+			return fmt.Errorf("open(\"%s\"): %w", target, err)
+		}
+		unix.Dup2(int(f.Fd()), 1)
+		unix.Dup2(int(f.Fd()), 2)
+		f.Close()
+		os.Setenv("GOSGI_LOG_OPENED", "1") // a reload keeps the descriptors (PM-20)
+	}
+	dateFmt, dated := "", false
+	if cfg.Has("log-date") {
+		dateFmt, dated = cfg.String("log-date"), true
+		if dateFmt == "1" || dateFmt == "true" {
+			dateFmt = ""
+		}
+	}
+	m.log = logging.NewLogger(os.Stderr, dateFmt, dated)
+	return nil
+}
+
+func (m *Master) writePidfiles() error {
+	for _, opt := range []string{"pidfile", "pidfile2", "safe-pidfile"} {
+		path := m.cfg.String(opt)
+		if path == "" {
+			continue
+		}
+		m.pidfiles = append(m.pidfiles, path)
+		if m.reloads > 0 {
+			continue // PM-69: written on first start only
+		}
+		m.log.Printf("writing pidfile to %s", path)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(m.pid)+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write pidfile %s: %w", path, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("write pidfile %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// startPython writes the boot bundle and starts the zygote.
+func (m *Master) startPython() error {
+	cfg := m.cfg
+	want := ""
+	for _, item := range cfg.Plugins() {
+		p, err := plugins.Resolve(item)
+		if err != nil {
+			return &fatal{1, err}
+		}
+		if p.Kind == plugins.Python && p.PyVersion != "" {
+			want = p.PyVersion
+		}
+	}
+	rt, err := pyrt.Find(want, cfg.String("home"))
+	if err != nil {
+		return fmt.Errorf("!!! UNABLE to load the python runtime: %w !!!", err)
+	}
+	if rt.Venv != "" {
+		m.log.Printf("PEP 405 virtualenv detected: %s", rt.Venv)
+	}
+	if h := cfg.String("home"); h != "" {
+		m.log.Printf("Set PythonHome to %s", h)
+	}
+	if m.board == nil {
+		b, fd, err := scoreboard.Create()
+		if err != nil {
+			return err
+		}
+		m.board, m.boardFD = b, fd
+	}
+	spec := m.bootSpec()
+	bootFD, err := boot.Write(&boot.Bundle{Files: pyworker.Files(), Spec: spec})
+	if err != nil {
+		return err
+	}
+	m.bootFD = bootFD
+	env := os.Environ()
+	env = append(env, "GOSGI_LIBPYTHON="+rt.Lib)
+	if rt.Program != "" {
+		env = append(env, "GOSGI_PYTHON_PROGRAM="+rt.Program)
+	}
+	if rt.Home != "" {
+		env = append(env, "GOSGI_PYTHON_HOME="+rt.Home)
+	}
+	mode := "preforking"
+	switch {
+	case m.processes == 1 && m.threads > 1:
+		mode = "threaded"
+	case m.processes > 1 && m.threads > 1:
+		mode = "preforking+threaded"
+	case m.processes == 1:
+		mode = "single process"
+	}
+	m.log.Printf("your server socket listen backlog is limited to %d connections", cfg.Int("listen"))
+	m.log.Printf("your mercy for graceful operations on workers is %d seconds", cfg.Int("worker-reload-mercy"))
+	m.log.Printf("*** Operational MODE: %s ***", mode)
+	fds := zygoteFiles{boot: bootFD, board: m.boardFD}
+	for _, l := range m.listeners {
+		fds.sockets = append(fds.sockets, l.FD)
+	}
+	z, err := m.startZygote(env, fds)
+	unix.Close(bootFD)
+	if err != nil {
+		return err
+	}
+	m.zygote = z
+	return nil
+}
+
+func (m *Master) bootSpec() boot.Spec {
+	cfg := m.cfg
+	host, _ := os.Hostname()
+	s := boot.Spec{
+		Version:    options.Version,
+		Hostname:   host,
+		Master:     m.hasMaster,
+		MasterPID:  m.pid,
+		AppPID:     m.pid,
+		Processes:  m.processes,
+		Threads:    m.threads,
+		BufferSize: cfg.Int("buffer-size"),
+		StartedOn:  time.Now().Unix(),
+		Reloads:    m.reloads,
+		Lazy:       cfg.Bool("lazy-apps") || cfg.Bool("lazy"),
+		NeedApp:    cfg.Bool("need-app"),
+		Module:     cfg.String("module"),
+		WSGIFile:   cfg.String("wsgi-file"),
+		Callable:   cfg.String("callable"),
+		Eval:       cfg.String("eval"),
+		Mounts:     cfg.List("mount"),
+		Pythonpath: cfg.List("pythonpath"),
+		Imports:    cfg.List("import"),
+		Pyargv:     cfg.String("pyargv"),
+		Pidfile:    cfg.String("pidfile"),
+	}
+	if s.Lazy {
+		s.AppPID = 0 // each worker logs its own pid (PM-6)
+	}
+	for _, e := range cfg.Entries() {
+		s.Opt = append(s.Opt, boot.Opt{Key: e.Key, Value: e.Value, NoValue: e.NoValue})
+	}
+	if cfg.Has("log-date") {
+		d := cfg.String("log-date")
+		if d == "1" || d == "true" {
+			d = ""
+		}
+		s.LogDate = &d
+	}
+	bufSize := cfg.Int("buffer-size")
+	if bufSize > 65535 {
+		bufSize = 65535
+	}
+	w := boot.Worker{
+		BufferSize:        bufSize,
+		MaxVars:           cfg.Int("max-vars"),
+		SocketTimeout:     cfg.Int("socket-timeout"),
+		DisableLogging:    cfg.Bool("disable-logging"),
+		LogMicros:         cfg.Bool("log-micros"),
+		LogXForwardedFor:  cfg.Bool("log-x-forwarded-for"),
+		ManageScriptName:  cfg.Bool("manage-script-name"),
+		MaxRequests:       int64(cfg.Int("max-requests")),
+		MinWorkerLifetime: cfg.Int("min-worker-lifetime"),
+		NoOrphans:         cfg.Bool("no-orphans"),
+		LimitPost:         int64(cfg.Int("limit-post")),
+		Harakiri:          cfg.Int("harakiri"),
+		ScoreboardFD:      m.zygoteBoardFD(),
+		LogDate:           s.LogDate,
+	}
+	for _, l := range m.listeners {
+		w.Sockets = append(w.Sockets, boot.Socket{
+			FD: l.FD, Name: l.Name, Proto: l.Proto,
+			ServerPort: sockets.ServerPort(l.Name),
+			Unix:       l.Network == "unix" || l.Network == "abstract",
+		})
+		s.SocketFDs = append(s.SocketFDs, l.FD)
+	}
+	s.Worker = w
+	return s
+}
+
+// zygoteBoardFD is the descriptor number the scoreboard gets in the zygote
+// and its workers (see startZygote: right after the boot and control fds).
+func (m *Master) zygoteBoardFD() int {
+	top := 2
+	for _, l := range m.listeners {
+		if l.FD > top {
+			top = l.FD
+		}
+	}
+	return top + 3
+}
+
+func (m *Master) banner() {
+	l := m.log
+	var u unix.Utsname
+	unix.Uname(&u)
+	str := func(b []byte) string { return strings.TrimRight(string(b), "\x00") }
+	l.Printf("*** Starting uWSGI %s (64bit) on [%s] ***", options.Version, time.Now().Format("Mon Jan _2 15:04:05 2006"))
+	l.Printf("compiled with version: gosgi (Go) on %s", buildDate())
+	l.Printf("os: %s-%s %s", str(u.Sysname[:]), str(u.Release[:]), str(u.Version[:]))
+	l.Printf("nodename: %s", str(u.Nodename[:]))
+	l.Printf("machine: %s", str(u.Machine[:]))
+	l.Printf("clock source: unix")
+	l.Printf("detected number of CPU cores: %d", numCPU())
+	l.Printf("current working directory: %s", m.cwd)
+	l.Printf("detected binary path: %s", m.binary)
+	if os.Geteuid() == 0 && m.cfg.String("uid") == "" {
+		l.Printf("uWSGI running as root, you can use --uid/--gid/--chroot options")
+		l.Printf("*** WARNING: you are running uWSGI as root !!! (use the --uid flag) *** ")
+	}
+	if !m.hasMaster {
+		l.Printf("*** WARNING: you are running uWSGI without its master process manager ***")
+	}
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NPROC, &rl) == nil {
+		l.Printf("your processes number limit is %d", rl.Cur)
+	}
+	l.Printf("your memory page size is %d bytes", os.Getpagesize())
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		l.Printf("detected max file descriptor number: %d", rl.Cur)
+	}
+	l.Printf("lock engine: pthread robust mutexes")
+	l.Printf("thunder lock: disabled (you can enable it with --thunder-lock)")
+}
+
+func buildDate() string {
+	if fi, err := os.Stat("/proc/self/exe"); err == nil {
+		return fi.ModTime().Format("2 Jan 2006 15:04:05")
+	}
+	return "unknown date"
+}
+
+func numCPU() int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		return set.Count()
+	}
+	return 1
+}
+
+// vacuum removes what the instance created (PM-67).
+func (m *Master) vacuum() {
+	if !m.cfg.Bool("vacuum") {
+		return
+	}
+	for _, p := range m.pidfiles {
+		if os.Remove(p) == nil {
+			m.log.Printf("VACUUM: pidfile removed.")
+		}
+	}
+	for _, l := range m.listeners {
+		if l.Network != "unix" {
+			continue
+		}
+		if err := l.Vacuum(); err == nil {
+			m.log.Printf("VACUUM: unix socket %s removed.", filepath.Clean(l.Addr))
+		} else {
+			m.log.Printf("VACUUM WARNING: unix socket %s changed inode. Skip removal", l.Addr)
+		}
+	}
+}

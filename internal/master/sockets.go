@@ -1,0 +1,132 @@
+package master
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/options"
+	"github.com/gosgi/gosgi/internal/sockets"
+)
+
+// socketProto maps socket options to the protocol their workers speak.
+var socketProto = map[string]string{
+	"socket":        "",
+	"uwsgi-socket":  "uwsgi",
+	"http-socket":   "http",
+	"http11-socket": "http11",
+	"http":          "router",
+}
+
+type socketSpec struct{ name, proto string }
+
+// socketSpecs lists the configured sockets in declaration order (PM-65).
+func (m *Master) socketSpecs() []socketSpec {
+	defProto := m.cfg.String("protocol")
+	var out []socketSpec
+	for _, e := range m.cfg.Entries() {
+		o := options.Lookup(e.Key)
+		if o == nil {
+			continue
+		}
+		proto, ok := socketProto[o.Name]
+		if !ok {
+			continue
+		}
+		if proto == "" {
+			switch defProto {
+			case "", "uwsgi":
+				proto = "uwsgi"
+			case "http":
+				proto = "http"
+			default:
+				proto = defProto
+			}
+		}
+		out = append(out, socketSpec{name: e.Value, proto: proto})
+	}
+	return out
+}
+
+// setupSockets binds the configured sockets, or takes them over from the
+// image this one replaced (PM-20 step 6) or from systemd (PM-66).
+func (m *Master) setupSockets() error {
+	specs := m.socketSpecs()
+	inherited := map[string]int{}
+	for _, item := range strings.Split(os.Getenv("GOSGI_SOCKETS"), ",") {
+		fd, name, ok := strings.Cut(item, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(fd)
+		if err == nil {
+			inherited[name] = n
+		}
+	}
+	os.Unsetenv("GOSGI_SOCKETS")
+	timeout := time.Duration(m.cfg.Int("socket-timeout")) * time.Second
+	opts := &sockets.Options{
+		Backlog:       m.cfg.Int("listen"),
+		Chmod:         m.chmodValue(),
+		Chown:         m.cfg.String("chown-socket"),
+		Abstract:      m.cfg.Bool("abstract-socket"),
+		ReusePort:     m.cfg.Bool("reuse-port"),
+		NoDeferAccept: m.cfg.Bool("no-defer-accept"),
+		RecvTimeout:   timeout,
+		SendTimeout:   timeout,
+		Log:           m.log.Printf,
+	}
+	for i, s := range specs {
+		if fd, ok := inherited[s.name]; ok {
+			l, err := sockets.FromFD(i, fd, s.name, s.proto, opts)
+			if err != nil {
+				return err
+			}
+			delete(inherited, s.name)
+			m.listeners = append(m.listeners, l)
+			continue
+		}
+		if s.proto == "https" || strings.HasPrefix(s.name, "=") {
+			return fmt.Errorf("socket %s: %s sockets are not supported yet", s.name, s.proto)
+		}
+		l, err := sockets.Bind(i, s.name, s.proto, opts)
+		if err != nil {
+			return err
+		}
+		if s.proto == "router" {
+			m.log.Printf("uWSGI http bound on %s fd %d", s.name, l.FD)
+		}
+		m.listeners = append(m.listeners, l)
+	}
+	for _, fd := range inherited { // sockets no longer configured
+		unix.Close(fd)
+	}
+	if len(m.listeners) == 0 {
+		return fmt.Errorf("The -s/--socket option is missing and stdin is not a socket.")
+	}
+	// One socket: workers block in accept(). Several: workers poll, and a
+	// shared listener must not block a worker that lost the race.
+	nonblock := len(m.listeners) > 1
+	for _, l := range m.listeners {
+		if err := unix.SetNonblock(l.FD, nonblock); err != nil {
+			return fmt.Errorf("socket %s: %w", l.Name, err)
+		}
+	}
+	return nil
+}
+
+// chmodValue normalises chmod-socket: bare means 666 (OP-9).
+func (m *Master) chmodValue() string {
+	if !m.cfg.Has("chmod-socket") {
+		return ""
+	}
+	v := m.cfg.String("chmod-socket")
+	if v == "" || v == "1" || v == "true" {
+		return "666"
+	}
+	return v
+}

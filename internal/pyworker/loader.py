@@ -1,0 +1,347 @@
+# gosgi's Python-side loader. The zygote executes this file once, right after
+# the interpreter starts, with BUNDLE set to the boot bundle the master wrote
+# (its "spec" is the instance configuration seen from Python). It prepares the
+# interpreter as uWSGI's python plugin does (stdio, sys.path, the uwsgi
+# module), imports the apps, and provides the small Python helpers the C
+# request path calls: wsgi.input objects, the file wrapper, hooks.
+import io
+import os
+import sys
+import time
+import traceback
+import types
+
+import _gosgi
+
+SPEC = BUNDLE["spec"]  # noqa: F821 (set by the bootstrap)
+FILES = BUNDLE["files"]  # noqa: F821
+
+
+def _prefix():
+    fmt = SPEC.get("log_date")
+    if fmt is None:
+        return ""
+    if fmt == "":
+        return time.ctime() + " - "
+    return time.strftime(fmt) + " - "
+
+
+def log(msg):
+    """Write one server message line to the log (fd 2), whole."""
+    os.write(2, (_prefix() + msg + "\n").encode("utf-8", "backslashreplace"))
+
+
+def _setup_stdio():
+    # PY-20: print() and tracebacks land in the log, line by line.
+    if os.isatty(0):
+        return
+    stream = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
+    sys.stdout = sys.__stdout__ = sys.stderr = sys.__stderr__ = stream
+
+
+def _expand_pythonpath(entries):
+    import glob
+
+    out = []
+    for entry in entries:
+        matches = sorted(glob.glob(entry)) if any(c in entry for c in "*?[") else []
+        for path in matches or [entry]:
+            if os.path.isdir(path) and not path.endswith("/"):
+                path += "/"
+            out.append(path)
+    return out
+
+
+def _setup_sys_path():
+    # PY-9: '.' first, then each pythonpath entry inserted at index 0.
+    sys.path.insert(0, ".")
+    for path in _expand_pythonpath(SPEC.get("pythonpath") or []):
+        sys.path.insert(0, path)
+        log("added %s to pythonpath." % path)
+
+
+def _make_module(name, filename):
+    mod = types.ModuleType(name)
+    mod.__file__ = "<gosgi %s>" % filename
+    sys.modules[name] = mod
+    exec(compile(FILES[filename], mod.__file__, "exec"), mod.__dict__)
+    return mod
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: the C side sends .filelike with sendfile() when it
+    has a file descriptor, and iterates the wrapper otherwise (PY-32)."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class _Input:
+    """wsgi.input (PY-26): reads never go past CONTENT_LENGTH; waits are
+    bounded by socket-timeout and raise OSError."""
+
+    __slots__ = ("_core",)
+
+    def __init__(self, core):
+        self._core = core
+
+    def read(self, size=-1):
+        if size is None:
+            size = -1
+        return _gosgi.input_read(self._core, int(size))
+
+    def readline(self, size=-1):
+        if size is None:
+            size = -1
+        return _gosgi.input_readline(self._core, int(size))
+
+    def readlines(self, hint=-1):
+        lines, total = [], 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        pass
+
+    def seek(self, *args):
+        raise OSError("seeking wsgi.input without post_buffering is IMPOSSIBLE !!!")
+
+    def tell(self):
+        raise OSError("seeking wsgi.input without post_buffering is IMPOSSIBLE !!!")
+
+
+_Input.__module__ = "uwsgi"
+_Input.__qualname__ = _Input.__name__ = "_Input"
+
+
+def make_input(core):
+    return _Input(core)
+
+
+def log_exc_info(exc_info):
+    traceback.print_exception(*exc_info)
+
+
+def log_unhandled_object(item):
+    log("[ERROR] Unhandled object from iterator: %r (0x%x)" % (item, id(item)))
+
+
+# ------------------------------------------------------------------ apps
+
+_interpreter = id(sys.modules)
+
+
+def _file_module_name(path):
+    return "uwsgi_file_" + path.replace(".", "_").replace("/", "_")
+
+
+def _load_file(path):
+    import importlib.util
+
+    if not os.path.isfile(path):
+        log("failed to open python file %s" % path)
+        return None
+    name = _file_module_name(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
+        # files without a .py suffix (app.wsgi): read them as source
+        from importlib.machinery import SourceFileLoader
+
+        spec = importlib.util.spec_from_loader(name, SourceFileLoader(name, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        traceback.print_exc()
+        return None
+    return module
+
+
+def _import_module(name):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except BaseException:
+        traceback.print_exc()
+        return None
+
+
+def _callable_from(module, attr, where):
+    call = attr.endswith("()")
+    if call:
+        attr = attr[:-2]
+    app = getattr(module, attr, None)
+    if app is None:
+        log('unable to find "%s" callable in %s' % (attr, where))
+        return None
+    if call:
+        try:
+            app = app()
+        except BaseException:
+            traceback.print_exc()
+            return None
+    if not callable(app):
+        log('"%s" must be a callable object in %s' % (attr, where))
+        return None
+    return app
+
+
+def _load_target(target):
+    """Load a module (pkg.mod[:attr]) or file (path.py, path.wsgi) target."""
+    default = SPEC.get("callable") or "application"
+    if target.endswith((".py", ".wsgi")) or "/" in target and ":" not in target:
+        module = _load_file(target)
+        if module is None:
+            return None
+        return _callable_from(module, default, "file %s" % target)
+    name, _, attr = target.partition(":")
+    module = _import_module(name)
+    if module is None:
+        return None
+    return _callable_from(module, attr or default, "module %s" % name)
+
+
+def _register(mountpoint, app, started, default):
+    index = _gosgi.register_app(mountpoint, app)
+    log(
+        "WSGI app %d (mountpoint='%s') ready in %d seconds on interpreter 0x%x pid: %d%s"
+        % (index, mountpoint, int(time.time() - started), _interpreter, SPEC["app_pid"] or os.getpid(),
+           " (default app)" if default else "")
+    )
+
+
+def load_apps():
+    """PY-4: module, then wsgi-file, then mounts; first loader per mountpoint wins."""
+    loaded = {}
+    targets = []
+    if SPEC.get("module"):
+        targets.append(("", SPEC["module"]))
+    if SPEC.get("wsgi_file"):
+        targets.append(("", SPEC["wsgi_file"]))
+    if SPEC.get("eval"):
+        targets.append(("", ("eval", SPEC["eval"])))
+    for mount in SPEC.get("mounts") or []:
+        mountpoint, _, target = mount.partition("=")
+        log("mounting %s on %s" % (target, mountpoint))
+        targets.append((mountpoint, target))
+    for mountpoint, target in targets:
+        if mountpoint in loaded:
+            log("mountpoint %s already configured. skip." % mountpoint)
+            continue
+        started = time.time()
+        if isinstance(target, tuple):
+            namespace = {}
+            try:
+                exec(compile(target[1], "<eval>", "exec"), namespace)
+                app = namespace.get(SPEC.get("callable") or "application")
+            except BaseException:
+                traceback.print_exc()
+                app = None
+        else:
+            app = _load_target(target)
+        if app is None:
+            log("unable to load app %d (mountpoint='%s') (callable not found or import error)"
+                % (len(loaded), mountpoint))
+            continue
+        # PY-6: the first app with an empty or absolute mountpoint is the default.
+        _register(mountpoint, app, started, not loaded)
+        loaded[mountpoint] = app
+    if not loaded:
+        if SPEC.get("need_app"):
+            log("*** no app loaded. GAME OVER ***")
+            sys.stderr.flush()
+            os._exit(22)
+        log("*** no app loaded. going in full dynamic mode ***")
+    return len(loaded)
+
+
+def _run_imports(names):
+    for name in names:
+        if "/" in name or name.endswith(".py"):
+            if _load_file(name) is None:
+                raise SystemExit(1)
+        elif _import_module(name) is None:
+            raise SystemExit(1)
+
+
+# --------------------------------------------------------------- phases
+
+
+def boot():
+    """Runs once in the zygote, before any fork."""
+    _setup_stdio()
+    for key in [k for k in os.environ if k.startswith("GOSGI_")]:
+        if key not in ("GOSGI_ROLE",):
+            os.environ.pop(key, None)
+    sys.argv = ["uwsgi"] + (SPEC.get("pyargv") or "").split()
+    log("Python version: %s" % sys.version.replace("\n", " "))
+    log("Python main interpreter initialized at 0x%x" % _interpreter)
+    log("python threads support enabled")
+    _setup_sys_path()
+    _make_module("uwsgi", "uwsgi.py")
+    _gosgi.set_file_wrapper(FileWrapper)
+    _run_imports(SPEC.get("imports") or [])
+    if not SPEC.get("lazy"):
+        load_apps()
+
+
+def worker_init(worker_id):
+    """Runs in each freshly forked worker, before it serves requests."""
+    uwsgi = sys.modules["uwsgi"]
+    uwsgi._worker_started(worker_id)
+    hook = getattr(uwsgi, "post_fork_hook", None)
+    if hook is not None:
+        hook()
+    if SPEC.get("lazy"):
+        load_apps()
+    _gosgi.set_after_req_hook(getattr(uwsgi, "after_req_hook", None))
+    return {
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": SPEC.get("threads", 1) > 1,
+        "wsgi.multiprocess": SPEC.get("processes", 1) > 1,
+        "uwsgi.version": SPEC["version"].encode(),
+        "uwsgi.node": SPEC["hostname"].encode(),
+    }
+
+
+def worker_exit():
+    hook = getattr(sys.modules.get("uwsgi"), "atexit", None)
+    if hook is not None:
+        hook()

@@ -1,0 +1,91 @@
+// Package scoreboard is the shared memory through which workers tell the
+// master what they are doing: request counters, busy state and the start of
+// the current request. The master creates it (a memfd mapped in every
+// process); workers update their own slot with atomic stores, off the
+// request's critical path of syscalls, and the master reads every slot for
+// harakiri, stats and the log's instance-wide request count.
+//
+// It holds numbers only; it does not decide anything.
+package scoreboard
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxWorkers bounds the number of worker slots.
+const MaxWorkers = 1024
+
+// Header is the instance-wide part.
+type Header struct {
+	TotalRequests atomic.Int64
+	_             [56]byte
+}
+
+// Worker is one worker slot (ids 1..N use slots 1..N). Fields are updated by
+// the worker that owns the slot and read by the master.
+type Worker struct {
+	Pid           atomic.Int64
+	Requests      atomic.Int64 // completed, kept across respawns (PM-9)
+	DeltaRequests atomic.Int64 // since the last spawn
+	Exceptions    atomic.Int64
+	Busy          atomic.Int64 // cores in a request
+	RequestStart  atomic.Int64 // unix µs of the oldest running request, 0 idle
+	TX            atomic.Int64
+	RunningTime   atomic.Int64 // µs spent in requests
+	AvgRT         atomic.Int64
+	HarakiriCount atomic.Int64
+	RespawnCount  atomic.Int64
+	LastSpawn     atomic.Int64
+	Accepting     atomic.Int64
+	_             [24]byte
+}
+
+// Board is a mapped scoreboard.
+type Board struct {
+	mem    []byte
+	Header *Header
+}
+
+// Size is the byte size of a scoreboard.
+const Size = int(unsafe.Sizeof(Header{})) + (MaxWorkers+1)*int(unsafe.Sizeof(Worker{}))
+
+// Create makes a new anonymous shared scoreboard and returns its fd, to be
+// inherited by the processes that map it.
+func Create() (*Board, int, error) {
+	fd, err := unix.MemfdCreate("gosgi-scoreboard", 0)
+	if err != nil {
+		return nil, -1, fmt.Errorf("scoreboard: memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, int64(Size)); err != nil {
+		unix.Close(fd)
+		return nil, -1, fmt.Errorf("scoreboard: ftruncate: %w", err)
+	}
+	b, err := Map(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, -1, err
+	}
+	return b, fd, nil
+}
+
+// Map maps the scoreboard behind fd.
+func Map(fd int) (*Board, error) {
+	mem, err := unix.Mmap(fd, 0, Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("scoreboard: mmap: %w", err)
+	}
+	return &Board{mem: mem, Header: (*Header)(unsafe.Pointer(&mem[0]))}, nil
+}
+
+// Worker returns the slot of worker id (1..MaxWorkers).
+func (b *Board) Worker(id int) *Worker {
+	if id < 0 || id > MaxWorkers {
+		panic(fmt.Sprintf("scoreboard: worker id %d out of range", id))
+	}
+	off := int(unsafe.Sizeof(Header{})) + id*int(unsafe.Sizeof(Worker{}))
+	return (*Worker)(unsafe.Pointer(&b.mem[off]))
+}

@@ -1,0 +1,398 @@
+package worker
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/boot"
+	"github.com/gosgi/gosgi/internal/embed"
+	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/proto"
+)
+
+// loop is one core's request loop and its scratch memory; nothing in it is
+// shared with other cores.
+type loop struct {
+	w     *Worker
+	c     *embed.Core
+	cs    *coreState
+	socks []boot.Socket
+	polls []unix.PollFd
+
+	sa     unix.RawSockaddrAny
+	addr   []byte // REMOTE_ADDR text of the current connection
+	req    proto.Request
+	hopts  proto.HTTPOptions
+	line   logging.RequestLine
+	logbuf []byte
+	http   []byte // C-memory "http" and "https" for wsgi.url_scheme
+	https  []byte
+}
+
+func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
+	l := &loop{
+		w:      w,
+		c:      c,
+		cs:     cs,
+		socks:  w.cfg.Sockets,
+		addr:   make([]byte, 0, 64),
+		logbuf: make([]byte, 0, 1024),
+		http:   embed.CBytes("http"),
+		https:  embed.CBytes("https"),
+	}
+	for _, s := range l.socks {
+		l.polls = append(l.polls, unix.PollFd{Fd: int32(s.FD), Events: unix.POLLIN})
+	}
+	l.hopts = proto.HTTPOptions{
+		ServerName:       w.spec.Hostname,
+		ManageScriptName: w.cfg.ManageScriptName,
+		MaxVars:          w.cfg.MaxVars,
+		BufferSize:       w.cfg.BufferSize,
+	}
+	l.line.Pid = w.pid
+	l.line.Core = c.ID
+	l.line.Micros = w.cfg.LogMicros
+	return l
+}
+
+func (l *loop) run() {
+	for !l.w.stopping.Load() {
+		fd, sock, err := l.accept()
+		if err != nil {
+			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ECONNABORTED {
+				continue
+			}
+			l.w.log.Printf("accept(): %v", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		l.cs.busy.Store(true)
+		l.serve(fd, sock)
+		unix.Close(fd)
+		l.cs.busy.Store(false)
+	}
+}
+
+// accept waits for a connection on one of the worker's sockets. With one
+// socket it blocks in accept4 (the listener is blocking and carries
+// SO_RCVTIMEO, so the call returns periodically); with several the master
+// made them non-blocking and poll picks a ready one.
+func (l *loop) accept() (int, *boot.Socket, error) {
+	sock := 0
+	if len(l.socks) > 1 {
+		timeout := l.w.cfg.SocketTimeout * 1000
+		n, err := unix.Poll(l.polls, timeout)
+		if err != nil {
+			return -1, nil, err
+		}
+		if n == 0 {
+			return -1, nil, unix.EAGAIN
+		}
+		for i := range l.polls {
+			if l.polls[i].Revents != 0 {
+				sock = i
+				break
+			}
+		}
+	}
+	salen := uint32(unsafe.Sizeof(l.sa))
+	r, _, e := syscall.Syscall6(unix.SYS_ACCEPT4, uintptr(l.socks[sock].FD),
+		uintptr(unsafe.Pointer(&l.sa)), uintptr(unsafe.Pointer(&salen)), unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, nil, e
+	}
+	return int(r), &l.socks[sock], nil
+}
+
+// read reads into buf, retrying on EINTR; it returns 0 on EOF.
+func read(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		return n, err
+	}
+}
+
+func (l *loop) serve(fd int, sock *boot.Socket) {
+	start := time.Now()
+	if sock.Proto == "uwsgi" {
+		l.serveUwsgi(fd, start)
+	} else {
+		l.serveHTTP(fd, sock, start)
+	}
+}
+
+// serveUwsgi handles one uwsgi-protocol request (WP-1..WP-9).
+func (l *loop) serveUwsgi(fd int, start time.Time) {
+	buf := l.c.Head
+	n := 0
+	for n < proto.HeaderSize {
+		m, err := read(fd, buf[n:])
+		if err != nil || m == 0 {
+			return
+		}
+		n += m
+	}
+	h := proto.ParseHeader(buf)
+	if h.Modifier1 != 0 && h.Modifier1 != 30 { // 30 behaves like 0 (WP-12, QK-3)
+		l.w.log.Printf("-- unavailable modifier requested: %d --", h.Modifier1)
+		return
+	}
+	if err := proto.CheckSize(h, l.w.cfg.BufferSize); err != nil {
+		l.w.log.Printf("%v", err)
+		return
+	}
+	end := proto.HeaderSize + int(h.Size)
+	for n < end {
+		m, err := read(fd, buf[n:])
+		if err != nil || m == 0 {
+			return
+		}
+		n += m
+	}
+	block := buf[proto.HeaderSize:end]
+	if err := proto.ParseVars(block, l.w.cfg.MaxVars, &l.req); err != nil {
+		l.w.log.Printf("%v", err)
+		return
+	}
+	l.dispatch(fd, block, buf[end:n], start)
+}
+
+// serveHTTP handles one request on an http-socket (WP-20..WP-30).
+func (l *loop) serveHTTP(fd int, sock *boot.Socket, start time.Time) {
+	buf := l.c.Head
+	l.hopts.ServerPort = sock.ServerPort
+	l.hopts.RemoteAddr = l.remoteAddr(sock)
+	n := 0
+	for {
+		m, err := read(fd, buf[n:])
+		if err != nil || m == 0 {
+			return // client gone or socket-timeout: nothing to answer
+		}
+		n += m
+		headLen, block, err := proto.ParseHTTP(buf[:n], l.c.Vars[:0], &l.hopts, &l.req)
+		if err == proto.ErrIncomplete {
+			continue
+		}
+		if err != nil {
+			l.w.log.Printf("%v", err)
+			return
+		}
+		if !l.inC(block) {
+			l.w.log.Printf("request head of %d bytes does not fit the variable buffer. skip.", len(block))
+			return
+		}
+		l.dispatch(fd, block, buf[headLen:n], start)
+		return
+	}
+}
+
+// inC reports whether block lies in the core's C-memory variable buffer:
+// the parser appends there unless the block outgrows it.
+func (l *loop) inC(block []byte) bool {
+	if len(block) == 0 {
+		return true
+	}
+	lo := uintptr(unsafe.Pointer(&l.c.Vars[0]))
+	p := uintptr(unsafe.Pointer(&block[0]))
+	return p >= lo && p+uintptr(len(block)) <= lo+uintptr(len(l.c.Vars))
+}
+
+// remoteAddr formats the peer address of the accepted connection (WP-22).
+func (l *loop) remoteAddr(sock *boot.Socket) string {
+	a := l.addr[:0]
+	switch l.sa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&l.sa))
+		a = appendIPv4(a, sa.Addr[:])
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&l.sa))
+		if bytes.Equal(sa.Addr[:12], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}) {
+			a = appendIPv4(a, sa.Addr[12:])
+		} else {
+			a = appendIPv6(a, sa.Addr[:])
+		}
+	default:
+		a = append(a, "0.0.0.0"...)
+	}
+	l.addr = a
+	return unsafe.String(unsafe.SliceData(a), len(a))
+}
+
+func appendIPv4(dst, ip []byte) []byte {
+	for i, b := range ip[:4] {
+		if i > 0 {
+			dst = append(dst, '.')
+		}
+		dst = strconv.AppendUint(dst, uint64(b), 10)
+	}
+	return dst
+}
+
+func appendIPv6(dst, ip []byte) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < 16; i += 2 {
+		if i > 0 {
+			dst = append(dst, ':')
+		}
+		v := uint16(ip[i])<<8 | uint16(ip[i+1])
+		started := false
+		for shift := 12; shift >= 0; shift -= 4 {
+			d := (v >> uint(shift)) & 0xf
+			if d != 0 || started || shift == 0 {
+				dst = append(dst, hex[d])
+				started = true
+			}
+		}
+	}
+	return dst
+}
+
+// scheme picks wsgi.url_scheme (PY-22, TOP-9).
+func (l *loop) scheme() []byte {
+	r := &l.req
+	if len(r.XForwardedProto) > 0 {
+		return r.XForwardedProto
+	}
+	if len(r.UwsgiScheme) > 0 {
+		return r.UwsgiScheme
+	}
+	if on(r.HTTPS) || on(r.XForwardedSSL) {
+		return l.https
+	}
+	return l.http
+}
+
+func on(v []byte) bool {
+	return len(v) > 0 && (v[0] == '1' || len(v) >= 2 && (v[0]|0x20) == 'o' && (v[1]|0x20) == 'n')
+}
+
+// selectApp picks the app for the request (PY-6, PY-7): UWSGI_APPID, then
+// SCRIPT_NAME equal to a mountpoint, else the default (first) app.
+func (l *loop) selectApp() int {
+	mounts := l.w.mounts
+	key := l.req.ScriptName
+	if len(l.req.AppID) > 0 {
+		key = l.req.AppID
+	}
+	if len(key) > 0 {
+		for i, m := range mounts {
+			if m == string(key) {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+var errNoApp = errors.New("no app")
+
+func (l *loop) dispatch(fd int, block, body []byte, start time.Time) {
+	r := &l.req
+	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
+		l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
+		return
+	}
+	if int64(len(body)) > r.ContentLength {
+		body = body[:r.ContentLength]
+	}
+	if len(l.w.mounts) == 0 {
+		l.noApp(fd, block, start)
+		return
+	}
+	app := l.selectApp()
+	if l.w.cfg.ManageScriptName {
+		if a, nb, ok := l.manageScriptName(block); ok {
+			app, block = a, nb
+		}
+	}
+	w := l.w
+	w.slot.RequestStart.Store(start.UnixMicro())
+	w.slot.Busy.Add(1)
+	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), false)
+	w.slot.Busy.Add(-1)
+	w.slot.RequestStart.Store(0)
+	l.finish(app, block, &res, start)
+	l.c.AfterRequest()
+	l.maybeRecycle()
+}
+
+// noApp answers like uWSGI when no app could be loaded (PY-14).
+func (l *loop) noApp(fd int, block []byte, start time.Time) {
+	l.w.log.Printf("--- no python application found, check your startup logs for errors ---")
+	proto := l.req.Proto
+	if len(proto) == 0 {
+		proto = []byte("HTTP/1.0")
+	}
+	msg := append(append([]byte{}, proto...), " 500 Internal Server Error\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nInternal Server Error"...)
+	unix.Write(fd, msg)
+	res := embed.Result{Status: 500, Headers: 2, HeaderBytes: len(msg) - len("Internal Server Error"), BodyBytes: int64(len("Internal Server Error"))}
+	l.finish(-1, block, &res, start)
+}
+
+// finish updates the counters and writes the request log line (LG-1).
+func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time) {
+	w := l.w
+	d := time.Since(start)
+	total := w.board.Header.TotalRequests.Add(1)
+	w.slot.Requests.Add(1)
+	w.slot.DeltaRequests.Add(1)
+	w.slot.TX.Add(int64(res.HeaderBytes) + res.BodyBytes)
+	us := d.Microseconds()
+	w.slot.RunningTime.Add(us)
+	w.slot.AvgRT.Store((w.slot.AvgRT.Load() + us) / 2)
+	if res.Exception {
+		w.slot.Exceptions.Add(1)
+	}
+	appReq := int64(-1)
+	if app >= 0 {
+		appReq = w.appCounts[app].Add(1)
+	}
+	if w.cfg.DisableLogging {
+		return
+	}
+	r := &l.req
+	ln := &l.line
+	ln.App, ln.AppRequests, ln.Total = app, appReq, total
+	ln.Addr = r.RemoteAddr
+	if w.cfg.LogXForwardedFor && len(r.XForwardedFor) > 0 {
+		ln.Addr = r.XForwardedFor
+	}
+	ln.User = r.RemoteUser
+	ln.Vars, ln.VarsBytes = 2*r.Pairs, len(block)
+	ln.Start, ln.Duration = start, d
+	ln.Method, ln.URI, ln.Proto = r.Method, r.URI, r.Proto
+	ln.Size = res.BodyBytes
+	ln.Via = ""
+	if res.Sendfile {
+		ln.Via = "sendfile"
+	}
+	ln.Status, ln.Headers, ln.HeaderBytes, ln.Switches = res.Status, res.Headers, res.HeaderBytes, res.Switches
+	l.logbuf = logging.AppendRequestLine(l.logbuf[:0], ln)
+	unix.Write(2, l.logbuf)
+}
+
+// maybeRecycle ends the worker after max-requests, never before
+// min-worker-lifetime (PM-43, PM-44, TOP-17).
+func (l *loop) maybeRecycle() {
+	w := l.w
+	max := w.cfg.MaxRequests
+	if max <= 0 || w.slot.DeltaRequests.Load() < max {
+		return
+	}
+	if time.Since(w.started) < time.Duration(w.cfg.MinWorkerLifetime)*time.Second {
+		return
+	}
+	if !w.stopping.Load() {
+		w.log.Printf("...The work of process %d is done. Seeya!", w.pid)
+		w.Stop(ExitRecycled)
+	}
+}

@@ -1,0 +1,223 @@
+// Package worker is the request loop of a gosgi worker process: Go starts
+// here after the zygote forked the process with Python already loaded.
+//
+// Each core is a locked OS thread that accepts on the inherited listening
+// sockets, reads and parses the request head into C memory, calls the app
+// through internal/embed with one cgo call, logs the request and closes the
+// connection, with plain blocking syscalls as uWSGI's own C loop does: no
+// goroutine hand-off and no netpoller on that path.
+//
+// The package does not bind sockets, load apps or supervise anything: the
+// master and the zygote do that before this code runs.
+package worker
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/boot"
+	"github.com/gosgi/gosgi/internal/embed"
+	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/scoreboard"
+)
+
+// Exit codes understood by the master (PM-11).
+const (
+	ExitGraceful = 17 // graceful reload/stop finished
+	ExitStopped  = 30 // SIGINT/SIGTERM
+	ExitRecycled = 0  // max-requests and friends
+)
+
+// Worker is one worker process.
+type Worker struct {
+	id      int
+	pid     int
+	spec    *boot.Spec
+	cfg     *boot.Worker
+	board   *scoreboard.Board
+	slot    *scoreboard.Worker
+	mounts  []string
+	started time.Time
+	log     *logging.Logger
+
+	stopping  atomic.Bool
+	exitCode  atomic.Int32
+	cores     []*coreState
+	appCounts []atomic.Int64 // requests per app in this worker (log "req: R/T")
+}
+
+// coreState is what the other goroutines may look at of a core.
+type coreState struct {
+	tid  atomic.Int32
+	busy atomic.Bool
+}
+
+// Run serves requests until the worker is told to stop; it returns the
+// process exit code.
+func Run() int {
+	b, err := boot.Parse(embed.Bundle())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
+		return 1
+	}
+	w := &Worker{
+		id:      embed.WorkerID(),
+		pid:     os.Getpid(),
+		spec:    &b.Spec,
+		cfg:     &b.Spec.Worker,
+		mounts:  embed.Mountpoints(),
+		started: time.Now(),
+	}
+	w.log = logging.NewLogger(os.Stderr, derefOr(w.cfg.LogDate, ""), w.cfg.LogDate != nil)
+	w.board, err = scoreboard.Map(w.cfg.ScoreboardFD)
+	if err != nil {
+		w.log.Printf("worker %d: %v", w.id, err)
+		return 1
+	}
+	unix.Close(w.cfg.ScoreboardFD)
+	w.slot = w.board.Worker(w.id)
+	w.slot.DeltaRequests.Store(0)
+	w.slot.Pid.Store(int64(w.pid))
+	w.appCounts = make([]atomic.Int64, len(w.mounts))
+
+	threads := b.Spec.Threads
+	if threads < 1 {
+		threads = 1
+	}
+	w.cores = make([]*coreState, threads)
+	for i := range w.cores {
+		w.cores[i] = &coreState{}
+	}
+	w.handleSignals()
+	go w.watchMaster()
+
+	var wg sync.WaitGroup
+	ready := make(chan error, threads)
+	for i := 0; i < threads; i++ {
+		wg.Add(1)
+		go func(id int) {
+			defer wg.Done()
+			w.runCore(id, ready)
+		}(i)
+	}
+	for i := 0; i < threads; i++ {
+		if err := <-ready; err != nil {
+			w.log.Printf("worker %d: %v", w.id, err)
+			return 1
+		}
+	}
+	w.slot.Accepting.Store(1)
+	wg.Wait()
+	w.slot.Accepting.Store(0)
+	embed.WorkerExit()
+	return int(w.exitCode.Load())
+}
+
+func derefOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// Stop makes every core finish its current request and leave its loop.
+func (w *Worker) Stop(code int) {
+	if w.stopping.Swap(true) {
+		return
+	}
+	w.exitCode.Store(int32(code))
+	go w.wakeIdleCores()
+}
+
+// wakeIdleCores interrupts cores blocked in accept(): a signal makes
+// accept() on a socket with SO_RCVTIMEO fail with EINTR even under
+// SA_RESTART (signal(7)). A core caught between its check and the syscall
+// is woken by the next round, or at the latest by the accept timeout.
+func (w *Worker) wakeIdleCores() {
+	for round := 0; round < 100; round++ {
+		pending := 0
+		for _, c := range w.cores {
+			if tid := c.tid.Load(); tid > 0 {
+				pending++
+				if !c.busy.Load() {
+					unix.Tgkill(w.pid, int(tid), unix.SIGURG)
+				}
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *Worker) handleSignals() {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGUSR1, unix.SIGPIPE)
+	go func() {
+		for sig := range ch {
+			switch sig {
+			case unix.SIGHUP: // PM-30: finish the request in flight, then exit
+				w.log.Printf("Gracefully killing worker %d (pid: %d)...", w.id, w.pid)
+				w.Stop(ExitGraceful)
+			case unix.SIGINT, unix.SIGTERM:
+				w.exitNow()
+			case unix.SIGUSR1:
+				w.log.Printf("worker %d total requests: %d", w.id, w.slot.Requests.Load())
+			}
+		}
+	}()
+}
+
+// exitNow ends the worker at once (in-flight requests are cut, PM-24), still
+// giving the app's atexit hook a moment when Python is free.
+func (w *Worker) exitNow() {
+	done := make(chan struct{})
+	go func() {
+		embed.WorkerExit()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	os.Exit(ExitStopped)
+}
+
+// watchMaster ends the worker when its master is gone (PM-68).
+func (w *Worker) watchMaster() {
+	master := w.spec.MasterPID
+	for {
+		time.Sleep(time.Second)
+		if os.Getppid() != master {
+			if !w.cfg.NoOrphans {
+				w.log.Printf("uWSGI worker %d screams: UAAAAAAH my master disconnected: i will kill myself !!!", w.id)
+			}
+			os.Exit(1)
+		}
+	}
+}
+
+func (w *Worker) runCore(id int, ready chan<- error) {
+	// The thread keeps a Python thread state for its whole life: never unlock.
+	runtime.LockOSThread()
+	cs := w.cores[id]
+	headSize := w.cfg.BufferSize + 4 + 64*1024
+	c, err := embed.NewCore(id, headSize, 4*w.cfg.BufferSize+4096)
+	if err != nil {
+		ready <- err
+		return
+	}
+	cs.tid.Store(int32(unix.Gettid()))
+	ready <- nil
+	l := newLoop(w, c, cs)
+	l.run()
+	cs.tid.Store(0)
+}
