@@ -2,7 +2,7 @@ package worker
 
 import (
 	"bytes"
-	"errors"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -25,6 +25,7 @@ type loop struct {
 	socks []boot.Socket
 	polls []unix.PollFd
 
+	conn   conn
 	sa     unix.RawSockaddrAny
 	addr   []byte // REMOTE_ADDR text of the current connection
 	req    proto.Request
@@ -62,21 +63,74 @@ func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
 }
 
 func (l *loop) run() {
-	for !l.w.stopping.Load() {
+	w := l.w
+	for {
+		if p := w.ready.pop(); p != nil {
+			l.servePending(p)
+			continue
+		}
+		if w.stopping.Load() {
+			if w.inflight.Load() == 0 && w.ready.n.Load() == 0 {
+				return
+			}
+			time.Sleep(time.Millisecond) // hand-offs still reading: serve them first
+			continue
+		}
+		l.cs.idle.Store(true)
+		if w.ready.n.Load() > 0 {
+			l.cs.idle.Store(false)
+			continue
+		}
 		fd, sock, err := l.accept()
+		l.cs.idle.Store(false)
 		if err != nil {
 			if err == unix.EINTR || err == unix.EAGAIN || err == unix.ECONNABORTED {
 				continue
 			}
-			l.w.log.Printf("accept(): %v", err)
+			w.log.Printf("accept(): %v", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		l.cs.busy.Store(true)
-		l.serve(fd, sock)
-		unix.Close(fd)
-		l.cs.busy.Store(false)
+		l.conn = conn{fd: fd, sock: sock}
+		if sock.Proto != "uwsgi" {
+			l.conn.addr = l.remoteAddr()
+		}
+		l.serve(0)
+		l.done()
 	}
+}
+
+// conn is the connection a core is serving.
+type conn struct {
+	fd     int
+	file   *os.File // set once the connection went through a hand-off
+	sock   *boot.Socket
+	addr   string
+	handed bool // given to a goroutine: not ours to close any more
+	keep   bool // keep-alive: hand back to a goroutine for the next request
+}
+
+// done closes the connection, or hands a keep-alive one back to a goroutine.
+func (l *loop) done() {
+	c := &l.conn
+	switch {
+	case c.handed:
+	case c.keep:
+		l.w.handoff(c.fd, c.file, c.sock, c.addr, nil)
+	case c.file != nil:
+		c.file.Close()
+	default:
+		unix.Close(c.fd)
+	}
+	l.conn = conn{}
+}
+
+// servePending serves a connection whose head a goroutine finished reading.
+func (l *loop) servePending(p *pending) {
+	n := copy(l.c.Head, p.data)
+	l.conn = conn{fd: p.fd, file: p.file, sock: p.sock, addr: p.addr}
+	l.serve(n)
+	l.done()
 }
 
 // accept waits for a connection on one of the worker's sockets. With one
@@ -121,25 +175,42 @@ func read(fd int, buf []byte) (int, error) {
 	}
 }
 
-func (l *loop) serve(fd int, sock *boot.Socket) {
+// serve handles one request on l.conn; n bytes of it are already in Head.
+func (l *loop) serve(n int) {
 	start := time.Now()
-	if sock.Proto == "uwsgi" {
-		l.serveUwsgi(fd, start)
+	if l.conn.sock.Proto == "uwsgi" {
+		l.serveUwsgi(n, start)
 	} else {
-		l.serveHTTP(fd, sock, start)
+		l.serveHTTP(n, start)
 	}
 }
 
+// fill reads more of the head. The first read happens on the core; if the
+// head is still incomplete after it, the connection goes to a goroutine
+// (handed is set) so a slow client never holds the core.
+func (l *loop) fill(n int, reads *int) (int, bool) {
+	if *reads > 0 {
+		l.w.handoff(l.conn.fd, l.conn.file, l.conn.sock, l.conn.addr, l.c.Head[:n])
+		l.conn.handed = true
+		return n, false
+	}
+	*reads++
+	m, err := read(l.conn.fd, l.c.Head[n:])
+	if err != nil || m == 0 {
+		return n, false // client gone or socket-timeout: nothing to answer
+	}
+	return n + m, true
+}
+
 // serveUwsgi handles one uwsgi-protocol request (WP-1..WP-9).
-func (l *loop) serveUwsgi(fd int, start time.Time) {
+func (l *loop) serveUwsgi(n int, start time.Time) {
 	buf := l.c.Head
-	n := 0
+	reads := 0
+	ok := true
 	for n < proto.HeaderSize {
-		m, err := read(fd, buf[n:])
-		if err != nil || m == 0 {
+		if n, ok = l.fill(n, &reads); !ok {
 			return
 		}
-		n += m
 	}
 	h := proto.ParseHeader(buf)
 	if h.Modifier1 != 0 && h.Modifier1 != 30 { // 30 behaves like 0 (WP-12, QK-3)
@@ -152,46 +223,45 @@ func (l *loop) serveUwsgi(fd int, start time.Time) {
 	}
 	end := proto.HeaderSize + int(h.Size)
 	for n < end {
-		m, err := read(fd, buf[n:])
-		if err != nil || m == 0 {
+		if n, ok = l.fill(n, &reads); !ok {
 			return
 		}
-		n += m
 	}
 	block := buf[proto.HeaderSize:end]
 	if err := proto.ParseVars(block, l.w.cfg.MaxVars, &l.req); err != nil {
 		l.w.log.Printf("%v", err)
 		return
 	}
-	l.dispatch(fd, block, buf[end:n], start)
+	l.dispatch(block, buf[end:n], start)
 }
 
 // serveHTTP handles one request on an http-socket (WP-20..WP-30).
-func (l *loop) serveHTTP(fd int, sock *boot.Socket, start time.Time) {
+func (l *loop) serveHTTP(n int, start time.Time) {
 	buf := l.c.Head
-	l.hopts.ServerPort = sock.ServerPort
-	l.hopts.RemoteAddr = l.remoteAddr(sock)
-	n := 0
+	l.hopts.ServerPort = l.conn.sock.ServerPort
+	l.hopts.RemoteAddr = l.conn.addr
+	l.hopts.Router = l.conn.sock.Proto == "router"
+	reads := 0
+	ok := true
 	for {
-		m, err := read(fd, buf[n:])
-		if err != nil || m == 0 {
-			return // client gone or socket-timeout: nothing to answer
+		if n > 0 {
+			headLen, block, err := proto.ParseHTTP(buf[:n], l.c.Vars[:0], &l.hopts, &l.req)
+			if err == nil {
+				if !l.inC(block) {
+					l.w.log.Printf("request head of %d bytes does not fit the variable buffer. skip.", len(block))
+					return
+				}
+				l.dispatch(block, buf[headLen:n], start)
+				return
+			}
+			if err != proto.ErrIncomplete {
+				l.w.log.Printf("%v", err)
+				return
+			}
 		}
-		n += m
-		headLen, block, err := proto.ParseHTTP(buf[:n], l.c.Vars[:0], &l.hopts, &l.req)
-		if err == proto.ErrIncomplete {
-			continue
-		}
-		if err != nil {
-			l.w.log.Printf("%v", err)
+		if n, ok = l.fill(n, &reads); !ok {
 			return
 		}
-		if !l.inC(block) {
-			l.w.log.Printf("request head of %d bytes does not fit the variable buffer. skip.", len(block))
-			return
-		}
-		l.dispatch(fd, block, buf[headLen:n], start)
-		return
 	}
 }
 
@@ -207,7 +277,7 @@ func (l *loop) inC(block []byte) bool {
 }
 
 // remoteAddr formats the peer address of the accepted connection (WP-22).
-func (l *loop) remoteAddr(sock *boot.Socket) string {
+func (l *loop) remoteAddr() string {
 	a := l.addr[:0]
 	switch l.sa.Addr.Family {
 	case unix.AF_INET:
@@ -223,8 +293,7 @@ func (l *loop) remoteAddr(sock *boot.Socket) string {
 	default:
 		a = append(a, "0.0.0.0"...)
 	}
-	l.addr = a
-	return unsafe.String(unsafe.SliceData(a), len(a))
+	return string(a)
 }
 
 func appendIPv4(dst, ip []byte) []byte {
@@ -293,15 +362,15 @@ func (l *loop) selectApp() int {
 	return 0
 }
 
-var errNoApp = errors.New("no app")
-
-func (l *loop) dispatch(fd int, block, body []byte, start time.Time) {
+func (l *loop) dispatch(block, body []byte, start time.Time) {
+	fd := l.conn.fd
 	r := &l.req
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
 		l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
 		return
 	}
-	if int64(len(body)) > r.ContentLength {
+	pipelined := int64(len(body)) > r.ContentLength
+	if pipelined {
 		body = body[:r.ContentLength]
 	}
 	if len(l.w.mounts) == 0 {
@@ -317,9 +386,14 @@ func (l *loop) dispatch(fd int, block, body []byte, start time.Time) {
 	w := l.w
 	w.slot.RequestStart.Store(start.UnixMicro())
 	w.slot.Busy.Add(1)
-	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), false)
+	keep := l.conn.sock.Proto != "uwsgi" && l.conn.sock.Proto != "http" && r.KeepAlive && !r.Chunked
+	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep)
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
+	// WP-29: keep the connection only after a clean, delimited response with
+	// the body fully read and nothing pipelined behind it.
+	l.conn.keep = keep && res.ContentLengthSet && !res.WriteError && !res.ReadError &&
+		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
 	l.finish(app, block, &res, start)
 	l.c.AfterRequest()
 	l.maybeRecycle()

@@ -51,12 +51,16 @@ type Worker struct {
 	exitCode  atomic.Int32
 	cores     []*coreState
 	appCounts []atomic.Int64 // requests per app in this worker (log "req: R/T")
+
+	ready     readyQueue   // connections with a complete head, for any core
+	inflight  atomic.Int32 // hand-off goroutines still reading
+	idleConns sync.Map     // *os.File of keep-alive connections between requests
 }
 
 // coreState is what the other goroutines may look at of a core.
 type coreState struct {
 	tid  atomic.Int32
-	busy atomic.Bool
+	idle atomic.Bool // blocked in accept(): a signal wakes it
 }
 
 // Run serves requests until the worker is told to stop; it returns the
@@ -133,6 +137,10 @@ func (w *Worker) Stop(code int) {
 		return
 	}
 	w.exitCode.Store(int32(code))
+	w.idleConns.Range(func(k, _ any) bool {
+		k.(*os.File).SetReadDeadline(time.Now())
+		return true
+	})
 	go w.wakeIdleCores()
 }
 
@@ -146,7 +154,7 @@ func (w *Worker) wakeIdleCores() {
 		for _, c := range w.cores {
 			if tid := c.tid.Load(); tid > 0 {
 				pending++
-				if !c.busy.Load() {
+				if c.idle.Load() {
 					unix.Tgkill(w.pid, int(tid), unix.SIGURG)
 				}
 			}

@@ -1,0 +1,145 @@
+package worker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/boot"
+)
+
+// A connection whose request head did not arrive whole in the first read,
+// or a keep-alive connection waiting for its next request, is handed to a
+// goroutine: the netpoller waits for the client, with deadlines, while the
+// cores go back to accepting. Once the head is complete the connection is
+// queued, and an idle core is woken to serve it. A slow client therefore
+// never holds a Python core (DESIGN §3).
+
+// pending is a connection with a complete request head ready for a core.
+type pending struct {
+	fd   int
+	file *os.File // owns fd from the hand-off on: close through it
+	sock *boot.Socket
+	addr string // REMOTE_ADDR, captured at accept
+	data []byte // bytes read so far: the whole head, maybe some body
+}
+
+type readyQueue struct {
+	mu    sync.Mutex
+	items []*pending
+	n     atomic.Int32
+}
+
+func (q *readyQueue) push(p *pending) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.n.Store(int32(len(q.items)))
+	q.mu.Unlock()
+}
+
+func (q *readyQueue) pop() *pending {
+	if q.n.Load() == 0 {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return nil
+	}
+	p := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	q.n.Store(int32(len(q.items)))
+	return p
+}
+
+// handoff gives fd to a goroutine that finishes reading the head.
+// keepalive marks a connection between two requests (idle timeout).
+func (w *Worker) handoff(fd int, file *os.File, sock *boot.Socket, addr string, partial []byte) {
+	if file == nil {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fd)
+			return
+		}
+		file = os.NewFile(uintptr(fd), "client")
+	} else if err := unix.SetNonblock(fd, true); err != nil {
+		file.Close()
+		return
+	}
+	w.inflight.Add(1)
+	go func() {
+		defer w.inflight.Add(-1)
+		p := &pending{fd: fd, file: file, sock: sock, addr: addr}
+		if w.readHead(p, partial) {
+			w.ready.push(p)
+			w.wakeCore()
+		} else {
+			file.Close()
+		}
+	}()
+}
+
+// readHead reads until the request head is complete (or the head buffer is
+// full, which the core reports as an error), within socket-timeout.
+func (w *Worker) readHead(p *pending, partial []byte) bool {
+	max := w.cfg.BufferSize + 4
+	buf := make([]byte, len(partial), max+4096)
+	copy(buf, partial)
+	timeout := time.Duration(w.cfg.SocketTimeout) * time.Second
+	p.file.SetReadDeadline(time.Now().Add(timeout))
+	if len(partial) == 0 { // between two keep-alive requests: closed on stop
+		w.idleConns.Store(p.file, struct{}{})
+		defer w.idleConns.Delete(p.file)
+		if w.stopping.Load() {
+			return false
+		}
+	}
+	for !headComplete(p.sock.Proto, buf, w.cfg.BufferSize) {
+		n, err := p.file.Read(buf[len(buf):cap(buf)])
+		if n > 0 {
+			buf = buf[:len(buf)+n]
+			continue
+		}
+		if err != nil {
+			return false // timeout, EOF or reset: nothing to answer
+		}
+	}
+	if err := unix.SetNonblock(p.fd, false); err != nil {
+		return false
+	}
+	p.data = buf
+	return true
+}
+
+// headComplete reports whether buf holds a whole request head, or is too
+// large to ever become one (the core then logs the error).
+func headComplete(proto string, buf []byte, bufferSize int) bool {
+	if proto == "uwsgi" {
+		if len(buf) < 4 {
+			return false
+		}
+		size := int(binary.LittleEndian.Uint16(buf[1:3]))
+		return size > bufferSize || len(buf) >= 4+size
+	}
+	return len(buf) >= bufferSize || bytes.Contains(buf, []byte("\r\n\r\n"))
+}
+
+// wakeCore interrupts an idle core's accept() so it takes a queued
+// connection; it retries while the queue is not drained, to cover a core
+// that went idle just after the check.
+func (w *Worker) wakeCore() {
+	for i := 0; w.ready.n.Load() > 0 && i < 500; i++ {
+		for _, c := range w.cores {
+			if tid := c.tid.Load(); tid > 0 && c.idle.Load() {
+				unix.Tgkill(w.pid, int(tid), unix.SIGURG)
+				break
+			}
+		}
+		time.Sleep(min(time.Duration(i+1)*200*time.Microsecond, 10*time.Millisecond))
+	}
+}
