@@ -4,6 +4,7 @@
 // the uwsgi module, wsgi.input's class) live in the embedded loader.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,8 @@ static char *app_mounts[MAX_APPS];
 static int app_mount_lens[MAX_APPS];
 static int napps;
 static PyObject *loader;      // the _gosgi_loader module
-static PyObject *file_wrapper; // class used as wsgi.file_wrapper
+static PyObject *file_wrapper;  // class of the objects wsgi.file_wrapper returns
+static PyObject *file_wrapper_fn; // wsgi.file_wrapper itself
 static PyObject *after_req_hook;
 
 // interned environ keys and constant values
@@ -520,10 +522,15 @@ static PyObject *register_app(PyObject *self, PyObject *args) {
 	return py.PyLong_FromLong(napps++);
 }
 
-static PyObject *set_file_wrapper(PyObject *self, PyObject *cls) {
+// _gosgi.set_file_wrapper(cls, factory)
+static PyObject *set_file_wrapper(PyObject *self, PyObject *args) {
 	(void)self;
+	PyObject *cls = py.PyTuple_GetItem(args, 0), *fn = py.PyTuple_GetItem(args, 1);
+	if (!cls || !fn) return NULL;
 	py.Py_IncRef(cls);
+	py.Py_IncRef(fn);
 	file_wrapper = cls;
+	file_wrapper_fn = fn;
 	py.Py_IncRef(PY_NONE);
 	return PY_NONE;
 }
@@ -545,7 +552,7 @@ static PyObject *worker_id_fn(PyObject *self, PyObject *unused) {
 
 static PyMethodDef module_fns[] = {
     {"register_app", register_app, METH_VARARGS, NULL},
-    {"set_file_wrapper", set_file_wrapper, METH_O, NULL},
+    {"set_file_wrapper", set_file_wrapper, METH_VARARGS, NULL},
     {"set_after_req_hook", set_after_req_hook, METH_O, NULL},
     {"worker_id", worker_id_fn, METH_NOARGS, NULL},
     {"input_read", input_read, METH_VARARGS, NULL},
@@ -680,6 +687,38 @@ int gosgi_core_init(int id) {
 	return 0;
 }
 
+// A small direct-mapped cache of str objects for short keys and values:
+// most environ keys and many values (method, protocol, addresses) repeat
+// from request to request, so they are decoded and hashed once. Strings are
+// immutable, so sharing them between requests and cores is safe; each core
+// holds the GIL while it touches the cache.
+#define STR_CACHE 1024
+#define STR_CACHE_MAX 40
+static struct {
+	PyObject *obj;
+	unsigned char len;
+	char bytes[STR_CACHE_MAX];
+} str_cache[STR_CACHE];
+
+static PyObject *cached_str(const char *p, size_t n) {
+	if (n > STR_CACHE_MAX) return py.PyUnicode_DecodeLatin1(p, n, NULL);
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+	h = (h ^ (uint32_t)n) % STR_CACHE;
+	if (str_cache[h].obj && str_cache[h].len == n && memcmp(str_cache[h].bytes, p, n) == 0) {
+		py.Py_IncRef(str_cache[h].obj);
+		return str_cache[h].obj;
+	}
+	PyObject *o = py.PyUnicode_DecodeLatin1(p, n, NULL);
+	if (!o) return NULL;
+	if (str_cache[h].obj) py.Py_DecRef(str_cache[h].obj);
+	py.Py_IncRef(o);
+	str_cache[h].obj = o;
+	str_cache[h].len = (unsigned char)n;
+	memcpy(str_cache[h].bytes, p, n);
+	return o;
+}
+
 // fill_environ decodes the uwsgi variable block into the core's dict. The
 // block was validated by the Go parser.
 static int fill_environ(core_t *c, gosgi_req *r) {
@@ -694,8 +733,8 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 		p += 2;
 		const char *v = (const char *)p;
 		p += vl;
-		PyObject *ko = py.PyUnicode_DecodeLatin1(k, kl, NULL);
-		PyObject *vo = py.PyUnicode_DecodeLatin1(v, vl, NULL);
+		PyObject *ko = cached_str(k, kl);
+		PyObject *vo = cached_str(v, vl);
 		if (!ko || !vo || py.PyDict_SetItem(env, ko, vo) < 0) {
 			if (ko) py.Py_DecRef(ko);
 			if (vo) py.Py_DecRef(vo);
@@ -722,7 +761,7 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 	py.PyDict_SetItem(env, k_run_once, PY_FALSE);
 	py.PyDict_SetItem(env, k_multithread, v_multithread);
 	py.PyDict_SetItem(env, k_multiprocess, v_multiprocess);
-	if (file_wrapper) py.PyDict_SetItem(env, k_file_wrapper, file_wrapper);
+	if (file_wrapper_fn) py.PyDict_SetItem(env, k_file_wrapper, file_wrapper_fn);
 	py.PyDict_SetItem(env, k_uwsgi_version, v_uwsgi_version);
 	py.PyDict_SetItem(env, k_uwsgi_node, v_uwsgi_node);
 	if (multi_cores) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/sockets"
 )
 
 // spawn forks worker slot w from the zygote (PM-2, PM-9, PM-10).
@@ -272,13 +274,11 @@ func (m *Master) reload(graceful bool) (int, error) {
 	if err := os.Chdir(m.cwd); err == nil {
 		m.log.Printf("chdir() to %s", m.cwd)
 	}
-	var keep []string
 	for _, l := range m.listeners {
 		m.log.Printf("found fd %d mapped to socket %d (%s)", l.FD, l.Index, l.Name)
-		if err := clearCloexec(l.FD); err != nil {
+		if err := l.SetInheritable(true); err != nil {
 			return 1, err
 		}
-		keep = append(keep, fmt.Sprintf("%d:%s", l.FD, l.Name))
 	}
 	var old []string
 	for _, w := range m.workers {
@@ -291,10 +291,9 @@ func (m *Master) reload(graceful bool) (int, error) {
 	}
 	m.log.Printf("running %s", m.binary)
 	env := withEnv(os.Environ(), map[string]string{
-		"UWSGI_RELOADS":      strconv.Itoa(m.reloads + 1),
-		"GOSGI_SOCKETS":      strings.Join(keep, ","),
-		"GOSGI_OLD_WORKERS":  strings.Join(old, ","),
-		"GOSGI_SOCKET_NAMES": "",
+		"UWSGI_RELOADS":     strconv.Itoa(m.reloads + 1),
+		sockets.EnvSockets:  sockets.Encode(m.listeners),
+		"GOSGI_OLD_WORKERS": strings.Join(old, ","),
 	})
 	err := syscall.Exec(m.binary, m.argv, env)
 	return 1, fmt.Errorf("execve(%s): %w", m.binary, err)
@@ -314,15 +313,6 @@ func withEnv(env []string, set map[string]string) []string {
 		}
 	}
 	return out
-}
-
-func clearCloexec(fd int) error {
-	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	if err != nil {
-		return fmt.Errorf("fcntl(%d): %w", fd, err)
-	}
-	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags&^unix.FD_CLOEXEC)
-	return err
 }
 
 // adoptOldWorkers takes over the workers of the image this one replaced.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,6 +23,7 @@ import (
 	"github.com/gosgi/gosgi/internal/logging"
 	"github.com/gosgi/gosgi/internal/options"
 	"github.com/gosgi/gosgi/internal/plugins"
+	"github.com/gosgi/gosgi/internal/privs"
 	"github.com/gosgi/gosgi/internal/pyrt"
 	"github.com/gosgi/gosgi/internal/pyworker"
 	"github.com/gosgi/gosgi/internal/scoreboard"
@@ -95,10 +97,16 @@ func (f *fatal) Error() string { return f.err.Error() }
 
 func (m *Master) run() (int, error) {
 	cfg := m.cfg
-	if err := m.setupLogging(); err != nil {
+	if err := m.resolveBinary(); err != nil {
 		return 1, err
 	}
-	if err := m.resolveBinary(); err != nil {
+	if bg, err := m.daemonize(); bg || err != nil {
+		if err != nil {
+			return 1, err
+		}
+		return 0, nil
+	}
+	if err := m.setupLogging(); err != nil {
 		return 1, err
 	}
 	m.cwd, _ = os.Getwd()
@@ -117,8 +125,21 @@ func (m *Master) run() (int, error) {
 	if err := m.writePidfiles(); err != nil {
 		return 1, err
 	}
+	// PM-61: privileges go before binding, unless chown-socket needs root
+	// to hand the socket over first.
+	delayDrop := cfg.Has("chown-socket") || cfg.Bool("master-as-root")
+	if !delayDrop {
+		if err := m.dropPrivileges(); err != nil {
+			return 1, err
+		}
+	}
 	if err := m.setupSockets(); err != nil {
 		return 1, err
+	}
+	if delayDrop && !cfg.Bool("master-as-root") {
+		if err := m.dropPrivileges(); err != nil {
+			return 1, err
+		}
 	}
 	for _, kv := range cfg.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -165,6 +186,49 @@ func (m *Master) run() (int, error) {
 	return m.loop()
 }
 
+func (m *Master) dropPrivileges() error {
+	if m.reloads > 0 {
+		return nil // already done by the first image
+	}
+	return privs.Drop(privs.Request{
+		UID:          m.cfg.String("uid"),
+		GID:          m.cfg.String("gid"),
+		NoInitgroups: m.cfg.Bool("no-initgroups"),
+		AddGIDs:      m.cfg.List("add-gid"),
+	}, m.log.Printf)
+}
+
+// daemonize re-runs this command line in the background, detached, with
+// its output going to the daemonize log; the foreground process exits 0.
+func (m *Master) daemonize() (bool, error) {
+	target := m.cfg.String("daemonize")
+	daemonized := os.Getenv("GOSGI_DAEMONIZED") != ""
+	os.Unsetenv("GOSGI_DAEMONIZED")
+	if target == "" || daemonized || m.reloads > 0 || os.Getenv("UWSGI_EMPEROR_FD") != "" {
+		return false, nil
+	}
+	logf, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return false, fmt.Errorf("open(\"%s\"): %w", target, err)
+	}
+	defer logf.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return false, err
+	}
+	defer null.Close()
+	env := append(os.Environ(), "GOSGI_DAEMONIZED=1")
+	_, err = syscall.ForkExec(m.binary, m.argv, &syscall.ProcAttr{
+		Env:   env,
+		Files: []uintptr{null.Fd(), logf.Fd(), logf.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return false, fmt.Errorf("daemonize: %w", err)
+	}
+	return true, nil
+}
+
 func (m *Master) resolveBinary() error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -181,7 +245,7 @@ func (m *Master) setupLogging() error {
 	if d := cfg.String("daemonize"); d != "" && target == "" {
 		target = d
 	}
-	if target != "" && os.Getenv("GOSGI_LOG_OPENED") == "" {
+	if target != "" && m.reloads == 0 { // a reload keeps the descriptors (PM-20)
 		flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		if cfg.Bool("log-truncate") {
 			flags |= os.O_TRUNC
@@ -193,7 +257,6 @@ func (m *Master) setupLogging() error {
 		unix.Dup2(int(f.Fd()), 1)
 		unix.Dup2(int(f.Fd()), 2)
 		f.Close()
-		os.Setenv("GOSGI_LOG_OPENED", "1") // a reload keeps the descriptors (PM-20)
 	}
 	dateFmt, dated := "", false
 	if cfg.Has("log-date") {

@@ -3,7 +3,6 @@ package master
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,21 +52,23 @@ func (m *Master) socketSpecs() []socketSpec {
 }
 
 // setupSockets binds the configured sockets, or takes them over from the
-// image this one replaced (PM-20 step 6) or from systemd (PM-66).
+// image this one replaced (PM-20 step 6), from systemd or fd 0 (PM-66).
 func (m *Master) setupSockets() error {
 	specs := m.socketSpecs()
-	inherited := map[string]int{}
-	for _, item := range strings.Split(os.Getenv("GOSGI_SOCKETS"), ",") {
-		fd, name, ok := strings.Cut(item, ":")
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(fd)
-		if err == nil {
-			inherited[name] = n
+	got, err := sockets.Inherit(&sockets.InheritOptions{
+		Environ:  os.Environ(),
+		SkipZero: m.cfg.Bool("skip-zero"),
+		Log:      m.log.Printf,
+	})
+	if err != nil {
+		return err
+	}
+	os.Unsetenv(sockets.EnvSockets)
+	if got.Systemd {
+		for _, v := range sockets.SystemdVars {
+			os.Unsetenv(v)
 		}
 	}
-	os.Unsetenv("GOSGI_SOCKETS")
 	timeout := time.Duration(m.cfg.Int("socket-timeout")) * time.Second
 	opts := &sockets.Options{
 		Backlog:       m.cfg.Int("listen"),
@@ -76,17 +77,19 @@ func (m *Master) setupSockets() error {
 		Abstract:      m.cfg.Bool("abstract-socket"),
 		ReusePort:     m.cfg.Bool("reuse-port"),
 		NoDeferAccept: m.cfg.Bool("no-defer-accept"),
+		SocketTimeout: timeout,
 		RecvTimeout:   timeout,
 		SendTimeout:   timeout,
 		Log:           m.log.Printf,
 	}
+	used := map[*sockets.Listener]bool{}
 	for i, s := range specs {
-		if fd, ok := inherited[s.name]; ok {
-			l, err := sockets.FromFD(i, fd, s.name, s.proto, opts)
-			if err != nil {
+		if l := sockets.Match(got.Listeners, s.name); l != nil && !used[l] {
+			used[l] = true
+			l.Index, l.Name, l.Proto = i, s.name, s.proto
+			if err := setTimeouts(l.FD, timeout); err != nil {
 				return err
 			}
-			delete(inherited, s.name)
 			m.listeners = append(m.listeners, l)
 			continue
 		}
@@ -102,8 +105,17 @@ func (m *Master) setupSockets() error {
 		}
 		m.listeners = append(m.listeners, l)
 	}
-	for _, fd := range inherited { // sockets no longer configured
-		unix.Close(fd)
+	for _, l := range got.Listeners {
+		if used[l] {
+			continue
+		}
+		if len(specs) == 0 { // no socket configured: serve what we were given
+			l.Proto = "uwsgi"
+			setTimeouts(l.FD, timeout)
+			m.listeners = append(m.listeners, l)
+			continue
+		}
+		l.Close() // no longer configured
 	}
 	if len(m.listeners) == 0 {
 		return fmt.Errorf("The -s/--socket option is missing and stdin is not a socket.")
@@ -115,6 +127,17 @@ func (m *Master) setupSockets() error {
 		if err := unix.SetNonblock(l.FD, nonblock); err != nil {
 			return fmt.Errorf("socket %s: %w", l.Name, err)
 		}
+	}
+	return nil
+}
+
+func setTimeouts(fd int, d time.Duration) error {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("setsockopt(SO_RCVTIMEO) fd %d: %w", fd, err)
+	}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return fmt.Errorf("setsockopt(SO_SNDTIMEO) fd %d: %w", fd, err)
 	}
 	return nil
 }

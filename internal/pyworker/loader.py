@@ -147,6 +147,10 @@ _Input.__module__ = "uwsgi"
 _Input.__qualname__ = _Input.__name__ = "_Input"
 
 
+def file_wrapper(filelike, blksize=8192):
+    return FileWrapper(filelike, blksize)
+
+
 def make_input(core):
     return _Input(core)
 
@@ -315,7 +319,7 @@ def boot():
     log("python threads support enabled")
     _setup_sys_path()
     _make_module("uwsgi", "uwsgi.py")
-    _gosgi.set_file_wrapper(FileWrapper)
+    _gosgi.set_file_wrapper(FileWrapper, file_wrapper)
     _run_imports(SPEC.get("imports") or [])
     if not SPEC.get("lazy"):
         load_apps()

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/gosgi/gosgi/internal/boot"
 )
 
 // A connection whose request head did not arrive whole in the first read,
@@ -22,10 +20,7 @@ import (
 
 // pending is a connection with a complete request head ready for a core.
 type pending struct {
-	fd   int
-	file *os.File // owns fd from the hand-off on: close through it
-	sock *boot.Socket
-	addr string // REMOTE_ADDR, captured at accept
+	conn        // file owns the fd from the hand-off on: close through it
 	data []byte // bytes read so far: the whole head, maybe some body
 }
 
@@ -60,7 +55,8 @@ func (q *readyQueue) pop() *pending {
 
 // handoff gives fd to a goroutine that finishes reading the head.
 // keepalive marks a connection between two requests (idle timeout).
-func (w *Worker) handoff(fd int, file *os.File, sock *boot.Socket, addr string, partial []byte) {
+func (w *Worker) handoff(c conn, partial []byte) {
+	fd, file := c.fd, c.file
 	if file == nil {
 		if err := unix.SetNonblock(fd, true); err != nil {
 			unix.Close(fd)
@@ -74,7 +70,8 @@ func (w *Worker) handoff(fd int, file *os.File, sock *boot.Socket, addr string, 
 	w.inflight.Add(1)
 	go func() {
 		defer w.inflight.Add(-1)
-		p := &pending{fd: fd, file: file, sock: sock, addr: addr}
+		c.file = file
+		p := &pending{conn: c}
 		if w.readHead(p, partial) {
 			w.ready.push(p)
 			w.wakeCore()

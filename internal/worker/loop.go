@@ -94,6 +94,9 @@ func (l *loop) run() {
 		l.conn = conn{fd: fd, sock: sock}
 		if sock.Proto != "uwsgi" {
 			l.conn.addr = l.remoteAddr()
+			if sock.Proto == "router" { // WP-41
+				l.conn.port = l.remotePort()
+			}
 		}
 		l.serve(0)
 		l.done()
@@ -105,9 +108,10 @@ type conn struct {
 	fd     int
 	file   *os.File // set once the connection went through a hand-off
 	sock   *boot.Socket
-	addr   string
-	handed bool // given to a goroutine: not ours to close any more
-	keep   bool // keep-alive: hand back to a goroutine for the next request
+	addr   string // REMOTE_ADDR (HTTP fronts)
+	port   string // REMOTE_PORT (router front only)
+	handed bool   // given to a goroutine: not ours to close any more
+	keep   bool   // keep-alive: hand back to a goroutine for the next request
 }
 
 // done closes the connection, or hands a keep-alive one back to a goroutine.
@@ -116,7 +120,7 @@ func (l *loop) done() {
 	switch {
 	case c.handed:
 	case c.keep:
-		l.w.handoff(c.fd, c.file, c.sock, c.addr, nil)
+		l.w.handoff(l.conn, nil)
 	case c.file != nil:
 		c.file.Close()
 	default:
@@ -128,7 +132,7 @@ func (l *loop) done() {
 // servePending serves a connection whose head a goroutine finished reading.
 func (l *loop) servePending(p *pending) {
 	n := copy(l.c.Head, p.data)
-	l.conn = conn{fd: p.fd, file: p.file, sock: p.sock, addr: p.addr}
+	l.conn = p.conn
 	l.serve(n)
 	l.done()
 }
@@ -190,7 +194,7 @@ func (l *loop) serve(n int) {
 // (handed is set) so a slow client never holds the core.
 func (l *loop) fill(n int, reads *int) (int, bool) {
 	if *reads > 0 {
-		l.w.handoff(l.conn.fd, l.conn.file, l.conn.sock, l.conn.addr, l.c.Head[:n])
+		l.w.handoff(l.conn, l.c.Head[:n])
 		l.conn.handed = true
 		return n, false
 	}
@@ -229,7 +233,9 @@ func (l *loop) serveUwsgi(n int, start time.Time) {
 	}
 	block := buf[proto.HeaderSize:end]
 	if err := proto.ParseVars(block, l.w.cfg.MaxVars, &l.req); err != nil {
+		// WP-4/WP-6: dropped without a reply, but still logged as uWSGI does.
 		l.w.log.Printf("%v", err)
+		l.finish(-1, block, &embed.Result{Status: 500}, start)
 		return
 	}
 	l.dispatch(block, buf[end:n], start)
@@ -240,7 +246,11 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 	buf := l.c.Head
 	l.hopts.ServerPort = l.conn.sock.ServerPort
 	l.hopts.RemoteAddr = l.conn.addr
+	l.hopts.RemotePort = l.conn.port
 	l.hopts.Router = l.conn.sock.Proto == "router"
+	// Keep-alive fronts refuse heads whose body length is ambiguous
+	// (request smuggling); plain http-socket keeps uWSGI's leniency.
+	l.hopts.RejectAmbiguousLength = l.conn.sock.Proto != "http"
 	reads := 0
 	ok := true
 	for {
@@ -252,6 +262,10 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 					return
 				}
 				l.dispatch(block, buf[headLen:n], start)
+				return
+			}
+			if err == proto.ErrInvalidHTTP {
+				l.w.log.Verbosef("%v", err) // uWSGI dates this one
 				return
 			}
 			if err != proto.ErrIncomplete {
@@ -294,6 +308,19 @@ func (l *loop) remoteAddr() string {
 		a = append(a, "0.0.0.0"...)
 	}
 	return string(a)
+}
+
+func (l *loop) remotePort() string {
+	var p uint16
+	switch l.sa.Addr.Family {
+	case unix.AF_INET:
+		p = (*unix.RawSockaddrInet4)(unsafe.Pointer(&l.sa)).Port
+	case unix.AF_INET6:
+		p = (*unix.RawSockaddrInet6)(unsafe.Pointer(&l.sa)).Port
+	default:
+		return ""
+	}
+	return strconv.Itoa(int(p>>8 | p<<8)) // network byte order
 }
 
 func appendIPv4(dst, ip []byte) []byte {
