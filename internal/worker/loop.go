@@ -1,7 +1,7 @@
 package worker
 
 import (
-	"bytes"
+	"net/netip"
 	"os"
 	"strconv"
 	"syscall"
@@ -299,11 +299,7 @@ func (l *loop) remoteAddr() string {
 		a = appendIPv4(a, sa.Addr[:])
 	case unix.AF_INET6:
 		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&l.sa))
-		if bytes.Equal(sa.Addr[:12], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}) {
-			a = appendIPv4(a, sa.Addr[12:])
-		} else {
-			a = appendIPv6(a, sa.Addr[:])
-		}
+		a = netip.AddrFrom16(sa.Addr).Unmap().AppendTo(a)
 	default:
 		a = append(a, "0.0.0.0"...)
 	}
@@ -329,25 +325,6 @@ func appendIPv4(dst, ip []byte) []byte {
 			dst = append(dst, '.')
 		}
 		dst = strconv.AppendUint(dst, uint64(b), 10)
-	}
-	return dst
-}
-
-func appendIPv6(dst, ip []byte) []byte {
-	const hex = "0123456789abcdef"
-	for i := 0; i < 16; i += 2 {
-		if i > 0 {
-			dst = append(dst, ':')
-		}
-		v := uint16(ip[i])<<8 | uint16(ip[i+1])
-		started := false
-		for shift := 12; shift >= 0; shift -= 4 {
-			d := (v >> uint(shift)) & 0xf
-			if d != 0 || started || shift == 0 {
-				dst = append(dst, hex[d])
-				started = true
-			}
-		}
 	}
 	return dst
 }
