@@ -27,6 +27,7 @@ struct gosgi_py py;
 
 static int role;            // 2 in a worker
 static int worker_id;
+static pid_t master_pid;    // read before Python may change the environment
 static char *bundle;        // boot bundle (JSON), kept for the Go side
 static size_t bundle_len;
 PyThreadState *gosgi_main_ts; // main thread state of a worker (GIL released)
@@ -139,8 +140,7 @@ static int fork_worker(int ctl, int wid) {
 		if (w == 0) {
 			// Wait until the intermediate process is gone and the master
 			// has adopted us: our parent must be the master when Go starts.
-			pid_t master = (pid_t)env_int("GOSGI_MASTER_PID", 0);
-			for (int i = 0; i < 2000 && getppid() != master; i++) usleep(500);
+			for (int i = 0; i < 2000 && getppid() != master_pid; i++) usleep(500);
 			return 0;
 		}
 		char line[64];
@@ -197,6 +197,7 @@ __attribute__((constructor)) static void gosgi_zygote(void) {
 	const char *r = getenv("GOSGI_ROLE");
 	if (!r || strcmp(r, "zygote") != 0) return;
 
+	master_pid = (pid_t)env_int("GOSGI_MASTER_PID", 0);
 	int ctl = env_int("GOSGI_CTL_FD", -1);
 	int boot = env_int("GOSGI_BOOT_FD", -1);
 	const char *lib = getenv("GOSGI_LIBPYTHON");
