@@ -42,6 +42,45 @@ type Worker struct {
 	LastSpawn     atomic.Int64
 	Accepting     atomic.Int64
 	_             [24]byte
+
+	// Added for the stats server and metrics (ST-11..ST-14); each group
+	// keeps the slot a whole number of 64-byte cache lines.
+	Signals atomic.Int64 // uwsgi signals handled
+	RSS     atomic.Int64 // bytes, stored by the worker when memory polling is on
+	VSZ     atomic.Int64 // bytes, idem
+	_       [40]byte
+	Apps    [MaxApps]App   // per-app counters, index = app id
+	Cores   [MaxCores]Core // per-core counters, index = core id
+	// Latency counts requests per duration bucket (not cumulative); the
+	// bucket bounds are stats.LatencyBounds.
+	Latency [LatencyBuckets]atomic.Int64
+}
+
+// Limits of the per-worker arrays: apps and cores beyond them are served
+// but not itemised in stats.
+const (
+	MaxApps        = 32
+	MaxCores       = 64
+	LatencyBuckets = 16
+)
+
+// App is one app's counters inside a worker slot (ST-13).
+type App struct {
+	Requests   atomic.Int64 // includes the request in flight
+	Exceptions atomic.Int64
+}
+
+// Core is one core's counters (ST-14), one cache line, written only by
+// the thread that runs the core.
+type Core struct {
+	Requests          atomic.Int64
+	StaticRequests    atomic.Int64
+	RoutedRequests    atomic.Int64
+	OffloadedRequests atomic.Int64
+	WriteErrors       atomic.Int64
+	ReadErrors        atomic.Int64
+	InRequest         atomic.Int64 // 0 or 1
+	RequestStart      atomic.Int64 // unix µs of the running request, 0 idle
 }
 
 // Board is a mapped scoreboard.
