@@ -72,6 +72,9 @@ type Worker struct {
 	Harakiri          int      `json:"harakiri"`
 	ScoreboardFD      int      `json:"scoreboard_fd"`
 	LogDate           *string  `json:"log_date"`
+	LogFormat         string   `json:"log_format,omitempty"`
+	LogFormatStrftime bool     `json:"log_format_strftime,omitempty"`
+	MemoryReport      bool     `json:"memory_report,omitempty"`
 }
 
 // Socket is one listening socket a worker serves.

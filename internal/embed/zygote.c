@@ -221,7 +221,28 @@ __attribute__((constructor)) static void gosgi_zygote(void) {
 	if (gosgi_python_module_init() != 0) _exit(1);
 	int rc = gosgi_python_boot();
 	if (rc != 0) _exit(rc);
-	reply(ctl, "R\n");
+	// "R" and the loaded apps' mountpoints, tab-separated, for the master.
+	{
+		size_t cap = 64, len = 1;
+		for (int i = 0; i < gosgi_app_count(); i++) {
+			int n;
+			gosgi_app_mountpoint(i, &n);
+			cap += n + 1;
+		}
+		char *line = malloc(cap);
+		line[0] = 'R';
+		for (int i = 0; i < gosgi_app_count(); i++) {
+			int n;
+			const char *mp = gosgi_app_mountpoint(i, &n);
+			line[len++] = '\t';
+			memcpy(line + len, mp, n);
+			len += n;
+		}
+		line[len++] = '\n';
+		line[len] = 0;
+		reply(ctl, line);
+		free(line);
+	}
 
 	int wid = zygote_loop(ctl);
 

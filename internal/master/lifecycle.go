@@ -82,6 +82,7 @@ func (m *Master) loop() (int, error) {
 				return m.reload(true)
 			}
 			m.checkOldWorkers()
+			m.queue.Check(m.listeners)
 		}
 	}
 }

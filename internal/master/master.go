@@ -7,6 +7,7 @@
 package master
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/gosgi/gosgi/internal/pyworker"
 	"github.com/gosgi/gosgi/internal/scoreboard"
 	"github.com/gosgi/gosgi/internal/sockets"
+	"github.com/gosgi/gosgi/internal/stats"
 )
 
 // Master is one running instance.
@@ -57,6 +59,10 @@ type Master struct {
 
 	respawns   []time.Time // recent respawn times, for forkbomb-delay
 	touchMtime map[string]time.Time
+
+	mounts      []string // apps' mountpoints, for stats
+	queue       stats.QueueMonitor
+	statsServer *stats.Server
 }
 
 type workerSlot struct {
@@ -173,6 +179,16 @@ func (m *Master) run() (int, error) {
 	} else if m.hasMaster {
 		m.log.Printf("spawned uWSGI master process (pid: %d)", m.pid)
 	}
+	m.mounts = m.zygote.mounts
+	if len(m.mounts) == 0 && (cfg.Bool("lazy-apps") || cfg.Bool("lazy")) {
+		m.mounts = configuredMounts(cfg)
+	}
+	m.queue.Logf = m.log.Verbosef
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.startMonitoring(ctx); err != nil {
+		return 1, err
+	}
 	m.adoptOldWorkers()
 	m.workers = make([]*workerSlot, m.processes)
 	for i := range m.workers {
@@ -227,6 +243,20 @@ func (m *Master) daemonize() (bool, error) {
 		return false, fmt.Errorf("daemonize: %w", err)
 	}
 	return true, nil
+}
+
+// configuredMounts lists the mountpoints the configuration asks for, in
+// load order (PY-4), for a lazy-apps instance whose master imports nothing.
+func configuredMounts(cfg *config.Config) []string {
+	var out []string
+	if cfg.String("module") != "" || cfg.String("wsgi-file") != "" || cfg.String("eval") != "" {
+		out = append(out, "")
+	}
+	for _, m := range cfg.List("mount") {
+		mp, _, _ := strings.Cut(m, "=")
+		out = append(out, mp)
+	}
+	return out
 }
 
 func (m *Master) resolveBinary() error {
@@ -418,6 +448,9 @@ func (m *Master) bootSpec() boot.Spec {
 		Harakiri:          cfg.Int("harakiri"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,
+		LogFormat:         cfg.String("logformat"),
+		LogFormatStrftime: cfg.Bool("logformat-strftime"),
+		MemoryReport:      cfg.Bool("memory-report"),
 	}
 	for _, l := range m.listeners {
 		w.Sockets = append(w.Sockets, boot.Socket{
@@ -495,6 +528,9 @@ func numCPU() int {
 func (m *Master) vacuum() {
 	if !m.cfg.Bool("vacuum") {
 		return
+	}
+	if m.statsServer != nil {
+		m.statsServer.Vacuum()
 	}
 	for _, p := range m.pidfiles {
 		if os.Remove(p) == nil {

@@ -13,9 +13,10 @@ import (
 
 // zygote is the C process that holds the imported app and forks workers.
 type zygote struct {
-	pid int
-	ctl *os.File
-	rd  *bufio.Reader
+	pid    int
+	ctl    *os.File
+	rd     *bufio.Reader
+	mounts []string // mountpoints of the apps it imported (none with lazy-apps)
 }
 
 // zygoteFiles are the descriptors a zygote inherits besides stdio.
@@ -65,12 +66,15 @@ func (m *Master) startZygote(env []string, files zygoteFiles) (*zygote, error) {
 	z := &zygote{pid: pid, ctl: os.NewFile(uintptr(pair[0]), "zygote-ctl")}
 	z.rd = bufio.NewReader(z.ctl)
 	line, err := z.rd.ReadString('\n')
-	if err != nil || line != "R\n" {
+	if err != nil || !strings.HasPrefix(line, "R") {
 		// The zygote died while importing: its exit status says why.
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		z.ctl.Close()
 		return nil, &zygoteExit{status: ws}
+	}
+	if f := strings.Split(strings.TrimSuffix(line, "\n"), "\t"); len(f) > 1 {
+		z.mounts = f[1:]
 	}
 	return z, nil
 }

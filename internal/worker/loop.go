@@ -14,6 +14,8 @@ import (
 	"github.com/gosgi/gosgi/internal/embed"
 	"github.com/gosgi/gosgi/internal/logging"
 	"github.com/gosgi/gosgi/internal/proto"
+	"github.com/gosgi/gosgi/internal/scoreboard"
+	"github.com/gosgi/gosgi/internal/stats"
 )
 
 // loop is one core's request loop and its scratch memory; nothing in it is
@@ -31,6 +33,7 @@ type loop struct {
 	req    proto.Request
 	hopts  proto.HTTPOptions
 	line   logging.RequestLine
+	extra  logging.RequestExtra // logformat inputs beyond the request line
 	logbuf []byte
 	http   []byte // C-memory "http" and "https" for wsgi.url_scheme
 	https  []byte
@@ -59,6 +62,7 @@ func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
 	l.line.Pid = w.pid
 	l.line.Core = c.ID
 	l.line.Micros = w.cfg.LogMicros
+	l.extra.WorkerID = w.id
 	return l
 }
 
@@ -388,12 +392,31 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 		}
 	}
 	w := l.w
-	w.slot.RequestStart.Store(start.UnixMicro())
+	core := &w.slot.Cores[l.c.ID%scoreboard.MaxCores]
+	us := start.UnixMicro()
+	core.RequestStart.Store(us)
+	core.InRequest.Store(1)
+	w.slot.RequestStart.Store(us)
 	w.slot.Busy.Add(1)
+	if app < scoreboard.MaxApps {
+		w.slot.Apps[app].Requests.Add(1) // ST-13: counts the request in flight
+	}
 	keep := l.conn.sock.Proto != "uwsgi" && l.conn.sock.Proto != "http" && r.KeepAlive && !r.Chunked
 	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep)
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
+	core.InRequest.Store(0)
+	core.RequestStart.Store(0)
+	core.Requests.Add(1)
+	if res.WriteError {
+		core.WriteErrors.Add(1)
+	}
+	if res.ReadError {
+		core.ReadErrors.Add(1)
+	}
+	if res.Exception && app < scoreboard.MaxApps {
+		w.slot.Apps[app].Exceptions.Add(1)
+	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
 	l.conn.keep = keep && res.ContentLengthSet && !res.WriteError && !res.ReadError &&
@@ -425,6 +448,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	w.slot.DeltaRequests.Add(1)
 	w.slot.TX.Add(int64(res.HeaderBytes) + res.BodyBytes)
 	us := d.Microseconds()
+	w.slot.Latency[stats.LatencyBucket(d)].Add(1)
 	w.slot.RunningTime.Add(us)
 	w.slot.AvgRT.Store((w.slot.AvgRT.Load() + us) / 2)
 	if res.Exception {
@@ -454,8 +478,22 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 		ln.Via = "sendfile"
 	}
 	ln.Status, ln.Headers, ln.HeaderBytes, ln.Switches = res.Status, res.Headers, res.HeaderBytes, res.Switches
-	l.logbuf = logging.AppendRequestLine(l.logbuf[:0], ln)
-	unix.Write(2, l.logbuf)
+	buf := l.logbuf[:0]
+	var rss, vsz int64
+	if w.cfg.MemoryReport { // LG-4
+		rss, vsz = memory()
+		w.slot.RSS.Store(rss)
+		w.slot.VSZ.Store(vsz)
+		buf = logging.AppendMemoryReport(buf, vsz, rss)
+	}
+	if w.logFormat != nil {
+		l.extra.Block, l.extra.RSS, l.extra.VSZ = block, rss, vsz
+		buf = w.logFormat.Append(buf, ln, &l.extra)
+	} else {
+		buf = logging.AppendRequestLine(buf, ln)
+	}
+	l.logbuf = buf
+	unix.Write(2, buf)
 }
 
 // maybeRecycle ends the worker after max-requests, never before
@@ -473,4 +511,32 @@ func (l *loop) maybeRecycle() {
 		w.log.Printf("...The work of process %d is done. Seeya!", w.pid)
 		w.Stop(ExitRecycled)
 	}
+}
+
+// memory reads this process's resident and virtual size (memory-report).
+func memory() (rss, vsz int64) {
+	var buf [128]byte
+	fd, err := unix.Open("/proc/self/statm", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0
+	}
+	n, _ := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	var size, resident int64
+	field := 0
+	for _, c := range buf[:max(n, 0)] {
+		switch {
+		case c >= '0' && c <= '9' && field == 0:
+			size = size*10 + int64(c-'0')
+		case c >= '0' && c <= '9' && field == 1:
+			resident = resident*10 + int64(c-'0')
+		case c == ' ':
+			field++
+		}
+		if field > 1 {
+			break
+		}
+	}
+	page := int64(unix.Getpagesize())
+	return resident * page, size * page
 }

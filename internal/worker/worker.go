@@ -46,6 +46,8 @@ type Worker struct {
 	mounts  []string
 	started time.Time
 	log     *logging.Logger
+	// logFormat replaces the default request line when logformat is set.
+	logFormat *logging.LogFormat
 
 	stopping  atomic.Bool
 	exitCode  atomic.Int32
@@ -90,6 +92,10 @@ func Run() int {
 	w.slot.DeltaRequests.Store(0)
 	w.slot.Pid.Store(int64(w.pid))
 	w.appCounts = make([]atomic.Int64, len(w.mounts))
+	if f := w.cfg.LogFormat; f != "" {
+		w.logFormat = logging.CompileLogFormat(f, logging.LogFormatOptions{
+			Strftime: derefOr(w.cfg.LogDate, ""), UseStrftime: w.cfg.LogFormatStrftime})
+	}
 
 	threads := b.Spec.Threads
 	if threads < 1 {
