@@ -133,6 +133,11 @@ func CBytes(s string) []byte {
 	return unsafe.Slice((*byte)(p), len(s))
 }
 
+// HarakiriReply answers core id's running request with a 504 Gateway
+// Timeout, unless the app already started answering; it is safe to call
+// from any goroutine while the core is stuck.
+func HarakiriReply(id int) bool { return C.gosgi_harakiri_reply(C.int(id)) == 1 }
+
 // AfterRequest runs uwsgi.after_req_hook if the app set one.
 func (c *Core) AfterRequest() { C.gosgi_after_request(C.int(c.ID)) }
 

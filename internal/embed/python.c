@@ -32,6 +32,7 @@ typedef struct core {
 	PyObject *input;
 	PyObject *index; // int object: this core's id, self of the C callables
 	gosgi_req *req;
+	int claimed; // who answers: 0 nobody yet, 1 the app, 2 harakiri (atomic)
 	// response state
 	PyObject *status;  // str given to start_response
 	PyObject *headers; // list given to start_response
@@ -240,6 +241,11 @@ static const char *reason_phrase(int code) {
 static int send_headers(core_t *c) {
 	gosgi_req *r = c->req;
 	c->headers_sent = 1;
+	int free_ = 0;
+	if (!__atomic_compare_exchange_n(&c->claimed, &free_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		r->write_error = 1; // harakiri answered this request already
+		return 0;
+	}
 	if (!c->status) return 0;
 	PyObject *tmp;
 	Py_ssize_t slen;
@@ -880,7 +886,8 @@ int gosgi_handle(int id, gosgi_req *r) {
 	core_t *c = cores[id];
 	if (!c || r->app < 0 || r->app >= napps) return -1;
 	py.PyEval_RestoreThread(c->ts);
-	c->req = r;
+	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->req, r, __ATOMIC_RELEASE);
 	c->headers_sent = 0;
 	c->out_len = 0;
 	c->la = r->body;
@@ -936,9 +943,24 @@ int gosgi_handle(int id, gosgi_req *r) {
 	}
 	py.PyDict_Clear(c->environ);
 	r->body_left = c->remaining;
-	c->req = NULL;
+	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
 	c->ts = py.PyEval_SaveThread();
 	return 0;
+}
+
+// gosgi_harakiri_reply answers core id's stuck request with a 504 unless the
+// app already started its response (DESIGN §6: uWSGI just drops it). It is
+// called from another thread while the core is stuck in the app.
+int gosgi_harakiri_reply(int id) {
+	static const char reply[] =
+	    "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n"
+	    "Connection: close\r\n\r\n504 Gateway Timeout\n";
+	if (id < 0 || id >= MAX_CORES || !cores[id]) return 0;
+	core_t *c = cores[id];
+	gosgi_req *r = __atomic_load_n(&c->req, __ATOMIC_ACQUIRE);
+	int free_ = 0;
+	if (!r || !__atomic_compare_exchange_n(&c->claimed, &free_, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 0;
+	return send(r->fd, reply, sizeof reply - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0;
 }
 
 long gosgi_after_request(int id) {

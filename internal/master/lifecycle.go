@@ -83,6 +83,7 @@ func (m *Master) loop() (int, error) {
 			}
 			m.checkOldWorkers()
 			m.queue.Check(m.listeners)
+			m.checkHarakiri()
 		}
 	}
 }
@@ -364,6 +365,25 @@ func (m *Master) checkOldWorkers() {
 			m.log.Verbosef("worker %d (pid: %d) is taking too much time to die...NO MERCY !!!", o.id, pid)
 			unix.Kill(pid, unix.SIGKILL)
 			o.killed = true
+		}
+	}
+}
+
+// checkHarakiri is the master's backstop for harakiri: a worker normally
+// kills itself when a request overruns (internal/worker), but one that could
+// not is killed here a little later.
+func (m *Master) checkHarakiri() {
+	limit := m.cfg.Int("harakiri")
+	if limit <= 0 {
+		return
+	}
+	now := time.Now().UnixMicro()
+	for _, w := range m.workers {
+		start := m.board.Worker(w.id).RequestStart.Load()
+		if w.pid > 0 && start > 0 && now-start > int64(limit+3)*1e6 {
+			m.log.Verbosef("*** HARAKIRI ON WORKER %d (pid: %d, try: 1) ***", w.id, w.pid)
+			m.board.Worker(w.id).HarakiriCount.Add(1)
+			unix.Kill(w.pid, unix.SIGKILL)
 		}
 	}
 }

@@ -125,6 +125,9 @@ func (m *Master) run() (int, error) {
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
 	m.banner()
+	if cfg.Int("harakiri") > 0 && cfg.Int("post-buffering") == 0 {
+		m.log.Printf(" *** WARNING: you have enabled harakiri without post buffering. Slow upload could be rejected on post-unbuffered webservers *** ")
+	}
 	for _, w := range cfg.Warnings() {
 		m.log.Printf("%s", w)
 	}

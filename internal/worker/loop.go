@@ -401,10 +401,14 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	if app < scoreboard.MaxApps {
 		w.slot.Apps[app].Requests.Add(1) // ST-13: counts the request in flight
 	}
+	if w.cfg.Harakiri > 0 {
+		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
+	}
 	keep := l.conn.sock.Proto != "uwsgi" && l.conn.sock.Proto != "http" && r.KeepAlive && !r.Chunked
 	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep)
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
+	l.cs.current.Store(nil)
 	core.InRequest.Store(0)
 	core.RequestStart.Store(0)
 	core.Requests.Add(1)

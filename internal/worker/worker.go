@@ -61,9 +61,14 @@ type Worker struct {
 
 // coreState is what the other goroutines may look at of a core.
 type coreState struct {
-	tid  atomic.Int32
-	idle atomic.Bool // blocked in accept(): a signal wakes it
+	tid     atomic.Int32
+	idle    atomic.Bool             // blocked in accept(): a signal wakes it
+	current atomic.Pointer[running] // the request in the app, for the HARAKIRI log
 }
+
+// running describes a request for the harakiri log (copies: the core's
+// buffers are reused).
+type running struct{ addr, method, uri string }
 
 // Run serves requests until the worker is told to stop; it returns the
 // process exit code.
@@ -89,7 +94,14 @@ func Run() int {
 	}
 	unix.Close(w.cfg.ScoreboardFD)
 	w.slot = w.board.Worker(w.id)
+	// A predecessor killed mid-request left its request state behind.
 	w.slot.DeltaRequests.Store(0)
+	w.slot.Busy.Store(0)
+	w.slot.RequestStart.Store(0)
+	for i := range w.slot.Cores {
+		w.slot.Cores[i].InRequest.Store(0)
+		w.slot.Cores[i].RequestStart.Store(0)
+	}
 	w.slot.Pid.Store(int64(w.pid))
 	w.appCounts = make([]atomic.Int64, len(w.mounts))
 	if f := w.cfg.LogFormat; f != "" {
@@ -107,6 +119,9 @@ func Run() int {
 	}
 	w.handleSignals()
 	go w.watchMaster()
+	if w.cfg.Harakiri > 0 {
+		go w.watchHarakiri()
+	}
 
 	var wg sync.WaitGroup
 	ready := make(chan error, threads)
