@@ -43,11 +43,16 @@ func (m *Master) loop() (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
 		unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE)
-	tick := time.NewTicker(time.Second)
+	// A fast tick retires replaced workers promptly; the uWSGI "cycle"
+	// checks (harakiri, touch files, lifetimes) run every tenth.
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	cycle := 0
 	m.touchMtime = map[string]time.Time{}
-	for _, f := range m.cfg.List("touch-reload") {
-		m.touchMtime[f] = mtime(f)
+	for _, opt := range touchOptions {
+		for _, f := range m.cfg.List(opt) {
+			m.touchMtime[f] = mtime(f)
+		}
 	}
 	dieOnTerm := m.cfg.Bool("die-on-term")
 	for {
@@ -78,12 +83,24 @@ func (m *Master) loop() (int, error) {
 				m.log.Printf("*** %s received by the master: ignored ***", unix.SignalName(sig.(syscall.Signal)))
 			}
 		case <-tick.C:
-			if m.touched() {
+			m.retireReady()
+			m.stepChain()
+			if cycle++; cycle%10 != 0 {
+				continue
+			}
+			if m.touched("touch-reload") {
 				return m.reload(true)
+			}
+			if m.touched("touch-workers-reload") {
+				m.reloadWorkers()
+			}
+			if m.touched("touch-chain-reload") {
+				m.startChain()
 			}
 			m.checkOldWorkers()
 			m.queue.Check(m.listeners)
 			m.checkHarakiri()
+			m.checkLifetimes()
 		}
 	}
 }
@@ -328,40 +345,16 @@ func (m *Master) adoptOldWorkers() {
 		pid, _ := strconv.Atoi(p)
 		wid, _ := strconv.Atoi(id)
 		if pid > 0 {
-			m.old[pid] = &oldWorker{id: wid, since: time.Now()}
+			m.old[pid] = &oldWorker{id: wid, since: time.Now(), pending: true}
 		}
 	}
 	os.Unsetenv("GOSGI_OLD_WORKERS")
 }
 
-// retireOldWorkers asks the previous image's workers to finish their
-// requests and exit, now that new workers accept (PM-20, without its stall).
-func (m *Master) retireOldWorkers() {
-	if len(m.old) == 0 {
-		return
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		ready := 0
-		for _, w := range m.workers {
-			if m.board.Worker(w.id).Accepting.Load() == 1 {
-				ready++
-			}
-		}
-		if ready == len(m.workers) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	for pid := range m.old {
-		unix.Kill(pid, unix.SIGHUP)
-	}
-}
-
 // checkOldWorkers enforces worker-reload-mercy on the previous image's workers.
 func (m *Master) checkOldWorkers() {
 	for pid, o := range m.old {
-		if !o.killed && time.Since(o.since) > m.mercy {
+		if !o.pending && !o.killed && time.Since(o.since) > m.mercy {
 			m.log.Verbosef("worker %d (pid: %d) is taking too much time to die...NO MERCY !!!", o.id, pid)
 			unix.Kill(pid, unix.SIGKILL)
 			o.killed = true
@@ -388,15 +381,26 @@ func (m *Master) checkHarakiri() {
 	}
 }
 
-// touched reports a change of a touch-reload file (PM-47).
-func (m *Master) touched() bool {
-	for f, before := range m.touchMtime {
+var touchOptions = []string{"touch-reload", "touch-workers-reload", "touch-chain-reload"}
+
+// touched reports a change of one of opt's files (PM-47) and logs it as
+// uWSGI does.
+func (m *Master) touched(opt string) bool {
+	for _, f := range m.cfg.List(opt) {
 		now := mtime(f)
-		if !now.Equal(before) {
-			m.touchMtime[f] = now
-			m.log.Verbosef("*** %s has been touched... grace them all !!! ***", f)
-			return true
+		if now.Equal(m.touchMtime[f]) {
+			continue
 		}
+		m.touchMtime[f] = now
+		switch opt {
+		case "touch-reload":
+			m.log.Verbosef("*** %s has been touched... grace them all !!! ***", f)
+		case "touch-workers-reload":
+			m.log.Verbosef("*** %s has been touched... workers reload !!! ***", f)
+		case "touch-chain-reload":
+			m.log.Verbosef("*** %s has been touched... chain reload !!! ***", f)
+		}
+		return true
 	}
 	return false
 }

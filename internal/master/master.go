@@ -60,6 +60,7 @@ type Master struct {
 	respawns   []time.Time // recent respawn times, for forkbomb-delay
 	touchMtime map[string]time.Time
 
+	chain       *chain   // chain reload in progress
 	mounts      []string // apps' mountpoints, for stats
 	queue       stats.QueueMonitor
 	statsServer *stats.Server
@@ -72,10 +73,13 @@ type workerSlot struct {
 	stopped bool // asked to stop (max-requests, reload, cheap)
 }
 
+// oldWorker is a worker being retired: its replacement is starting
+// (pending) or it was asked to finish its requests and exit.
 type oldWorker struct {
-	id     int
-	since  time.Time
-	killed bool
+	id      int
+	since   time.Time
+	killed  bool
+	pending bool
 }
 
 // Run runs the instance until it stops and returns the exit code.
@@ -201,7 +205,6 @@ func (m *Master) run() (int, error) {
 		}
 	}
 	notifyReady()
-	m.retireOldWorkers()
 	return m.loop()
 }
 

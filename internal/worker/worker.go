@@ -140,7 +140,9 @@ func Run() int {
 	}
 	w.slot.Accepting.Store(1)
 	wg.Wait()
-	w.slot.Accepting.Store(0)
+	if w.slot.Pid.Load() == int64(w.pid) { // not when a replacement took the slot
+		w.slot.Accepting.Store(0)
+	}
 	embed.WorkerExit()
 	return int(w.exitCode.Load())
 }
