@@ -113,6 +113,9 @@ func Run() int {
 	if threads < 1 {
 		threads = 1
 	}
+	// Cores hold their P while blocked in accept/read (see accept): keep
+	// Ps free for the goroutines (hand-offs, signals, watchdogs).
+	runtime.GOMAXPROCS(threads + 2)
 	w.cores = make([]*coreState, threads)
 	for i := range w.cores {
 		w.cores[i] = &coreState{}
