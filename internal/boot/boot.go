@@ -45,6 +45,7 @@ type Spec struct {
 	SocketFDs  []int             `json:"socket_fds"`
 	Opt        []Opt             `json:"opt"`
 	Magic      map[string]string `json:"magic,omitempty"`
+	Board      map[string]int    `json:"board"` // scoreboard layout (scoreboard.Layout)
 	Worker     Worker            `json:"worker"`
 }
 

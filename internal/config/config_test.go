@@ -89,7 +89,6 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"-z"}, "uwsgi: option requires an argument -- 'z'\ngetopt_long() error\n"},
 		{[]string{"-Z"}, "uwsgi: invalid option -- 'Z'\ngetopt_long() error\n"},
 		{[]string{"--master=1"}, "uwsgi: option '--master' doesn't allow an argument\ngetopt_long() error\n"},
-		{[]string{"--wsgi-file", "app.py", "--plugin", "python3"}, "uwsgi: unrecognized option '--wsgi-file'\ngetopt_long() error\n"},
 		{[]string{"--chmod-socket", "660"}, "unable to load configuration from 660\n"},
 		{[]string{"app.py"}, "unable to load configuration from app.py\n"},
 		{[]string{"--proc", "3"}, "uwsgi: option '--proc' is ambiguous; possibilities: '--processes' '--procname-prefix' '--procname-prefix-spaced' '--procname-append' '--procname' '--procname-master'\ngetopt_long() error\n"},

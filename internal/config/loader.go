@@ -75,9 +75,13 @@ func newLoader(argv0 string, environ []string, log io.Writer) *loader {
 		environ: environ,
 		env:     map[string]string{},
 		log:     log,
-		loaded:  map[string]bool{options.PluginCore: true},
-		names:   map[string]bool{},
-		custom:  map[string]custom{},
+		// Python and the HTTP router are built into gosgi, as into pip's
+		// uWSGI builds: their options work without a plugin line, so
+		// command lines and files written for either build keep working
+		// (a deliberate difference from Debian's build, PL-3; docs/compat.md).
+		loaded: map[string]bool{options.PluginCore: true, options.PluginPython: true, options.PluginHTTP: true},
+		names:  map[string]bool{},
+		custom: map[string]custom{},
 	}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -104,6 +108,9 @@ func (l *loader) loadPlugins(list string) {
 		name := item
 		if p, err := plugins.Resolve(item); err == nil {
 			name = p.Name
+			if p.Kind == plugins.Unsupported { // PL-4: not fatal
+				l.logf("!!! UNABLE to load uWSGI plugin: %s !!!", p.Message)
+			}
 		}
 		l.names[name] = true
 		if t := options.PluginOf(item); t != "" {

@@ -52,6 +52,11 @@ func Mountpoints() []string {
 	return out
 }
 
+// SetScoreboard lets the Python side read the shared scoreboard (uwsgi.workers()).
+func SetScoreboard(mem []byte) {
+	C.gosgi_set_scoreboard(unsafe.Pointer(&mem[0]), C.size_t(len(mem)))
+}
+
 // WorkerExit runs the app's atexit hooks; call it once, when the worker stops.
 func WorkerExit() { C.gosgi_worker_exit() }
 

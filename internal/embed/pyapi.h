@@ -91,7 +91,8 @@ typedef struct {
 	X(void, Py_IncRef, (PyObject *))                                             \
 	X(void, Py_DecRef, (PyObject *))                                             \
 	X(unsigned long, PyType_GetFlags, (void *))                                  \
-	X(PyObject *, PyCFunction_NewEx, (PyMethodDef *, PyObject *, PyObject *))
+	X(PyObject *, PyCFunction_NewEx, (PyMethodDef *, PyObject *, PyObject *))       \
+	X(PyObject *, PyMemoryView_FromMemory, (char *, Py_ssize_t, int))
 
 // Optional functions: deprecated or removed in some versions.
 #define GOSGI_PY_OPTIONAL(X)                                                     \

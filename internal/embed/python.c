@@ -256,7 +256,14 @@ static int send_headers(core_t *c) {
 	}
 	size_t start = c->out_len;
 	r->status = 0;
-	if (slen >= 3) {
+	if (slen < 3) {
+		// WP-11: uWSGI sends neither status line nor headers then, and
+		// logs the request as a 500.
+		if (tmp) py.Py_DecRef(tmp);
+		r->status = 500;
+		return 0;
+	}
+	{
 		for (int i = 0; i < 3; i++) r->status = r->status * 10 + (s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : 0);
 		const char *proto = r->proto_len ? r->proto : "HTTP/1.0";
 		int plen = r->proto_len ? r->proto_len : 8;
@@ -331,6 +338,16 @@ static int check_headers(PyObject *headers) {
 			raise(PY_EXC(TypeError), "http header value must be a string");
 			return -1;
 		}
+		for (int j = 0; j < 2; j++) {
+			PyObject *tmp;
+			Py_ssize_t len;
+			if (!latin1(py.PyTuple_GetItem(h, j), &len, &tmp)) {
+				py.PyErr_Clear();
+				raise(PY_EXC(TypeError), "http header must be encodable in latin1");
+				return -1;
+			}
+			if (tmp) py.Py_DecRef(tmp);
+		}
 	}
 	return 0;
 }
@@ -384,10 +401,7 @@ static PyObject *write_cb(PyObject *self, PyObject *data) {
 	char *p;
 	Py_ssize_t n;
 	if (py.PyBytes_AsStringAndSize(data, &p, &n) < 0) return NULL;
-	if (n > 0) {
-		if (write_body(c, p, n) < 0) return NULL;
-		c->req->switches++;
-	}
+	if (n > 0 && write_body(c, p, n) < 0) return NULL;
 	py.Py_IncRef(PY_NONE);
 	return PY_NONE;
 }
@@ -401,6 +415,7 @@ static int fill(core_t *c, size_t want) {
 	if ((long long)want > c->remaining) want = c->remaining;
 	ssize_t n = recv(c->req->fd, c->la_buf, want, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->req->switches++;
 		PyThreadState *ts = py.PyEval_SaveThread();
 		do {
 			n = recv(c->req->fd, c->la_buf, want, 0);
@@ -413,10 +428,18 @@ static int fill(core_t *c, size_t want) {
 	return (int)n;
 }
 
-static PyObject *read_error(core_t *c, int rc, const char *what, long long size) {
-	char msg[128];
+// read_error logs the failed body read (PY-27) and raises OSError. want is
+// the number of bytes the read still missed.
+static PyObject *read_error(core_t *c, int rc, const char *what, long long size, long long want) {
+	char msg[256];
+	int timeout = rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
 	c->req->read_error = 1;
-	snprintf(msg, sizeof msg, "%s during %s(%lld) on wsgi.input", rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "timeout" : "error", what, size);
+	long long cl = c->req->content_length;
+	long long left = (long long)c->la_len + c->remaining;
+	snprintf(msg, sizeof msg, "[uwsgi-body-read] %s reading %lld bytes. Content-Length: %lld consumed: %lld left: %lld\n",
+	         timeout ? "Timeout" : "Error", want, cl, cl - left, left);
+	log_line(msg);
+	snprintf(msg, sizeof msg, "%s during %s(%lld) on wsgi.input", timeout ? "timeout" : "error", what, size);
 	return raise(PY_EXC(OSError), msg);
 }
 
@@ -426,6 +449,7 @@ static PyObject *input_read(PyObject *self, PyObject *args) {
 	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
 	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
 	long long size = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 1));
+	long long asked = size < 0 ? 0 : size; // uWSGI reports read() as read(0)
 	long long avail = (long long)c->la_len + c->remaining;
 	if (size < 0 || size > avail) size = avail;
 	PyObject *b = py.PyBytes_FromStringAndSize(NULL, size);
@@ -445,6 +469,7 @@ static PyObject *input_read(PyObject *self, PyObject *args) {
 		// Large reads go straight into the result; no look-ahead copy.
 		ssize_t n = recv(c->req->fd, dst + got, size - got, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->req->switches++; // a wait for the client, as uWSGI counts them
 			PyThreadState *ts = py.PyEval_SaveThread();
 			do {
 				n = recv(c->req->fd, dst + got, size - got, 0);
@@ -454,7 +479,7 @@ static PyObject *input_read(PyObject *self, PyObject *args) {
 		if (n <= 0) {
 			int rc = n == 0 || errno == ECONNRESET ? -2 : -1;
 			py.Py_DecRef(b);
-			return read_error(c, rc, "read", size);
+			return read_error(c, rc, "read", asked, size - got);
 		}
 		got += n;
 		c->remaining -= n;
@@ -476,7 +501,7 @@ static PyObject *input_readline(PyObject *self, PyObject *args) {
 			int rc = fill(c, LA_CAP);
 			if (rc < 0) {
 				free(line);
-				return read_error(c, rc, "readline", hint);
+				return read_error(c, rc, "readline", hint, c->remaining);
 			}
 			c->remaining -= rc;
 		}
@@ -528,15 +553,15 @@ static PyObject *register_app(PyObject *self, PyObject *args) {
 	return py.PyLong_FromLong(napps++);
 }
 
-// _gosgi.set_file_wrapper(cls, factory)
-static PyObject *set_file_wrapper(PyObject *self, PyObject *args) {
+static PyMethodDef uwsgi_sendfile_def;
+
+// _gosgi.set_file_wrapper(cls)
+static PyObject *set_file_wrapper(PyObject *self, PyObject *cls) {
 	(void)self;
-	PyObject *cls = py.PyTuple_GetItem(args, 0), *fn = py.PyTuple_GetItem(args, 1);
-	if (!cls || !fn) return NULL;
 	py.Py_IncRef(cls);
-	py.Py_IncRef(fn);
 	file_wrapper = cls;
-	file_wrapper_fn = fn;
+	file_wrapper_fn = py.PyCFunction_NewEx(&uwsgi_sendfile_def, NULL, NULL);
+	if (!file_wrapper_fn) return NULL;
 	py.Py_IncRef(PY_NONE);
 	return PY_NONE;
 }
@@ -550,6 +575,26 @@ static PyObject *set_after_req_hook(PyObject *self, PyObject *fn) {
 	return PY_NONE;
 }
 
+static char *board;
+static size_t board_len;
+
+void gosgi_set_scoreboard(void *p, size_t n) {
+	board = p;
+	board_len = n;
+}
+
+// _gosgi.scoreboard(): a read-only view of the shared scoreboard (the
+// uwsgi module decodes workers() and total_requests() from it).
+static PyObject *scoreboard_fn(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	if (!board) {
+		py.Py_IncRef(PY_NONE);
+		return PY_NONE;
+	}
+	return py.PyMemoryView_FromMemory(board, board_len, 0x100 /* PyBUF_READ */);
+}
+
 static PyObject *worker_id_fn(PyObject *self, PyObject *unused) {
 	(void)self;
 	(void)unused;
@@ -558,13 +603,23 @@ static PyObject *worker_id_fn(PyObject *self, PyObject *unused) {
 
 static PyMethodDef module_fns[] = {
     {"register_app", register_app, METH_VARARGS, NULL},
-    {"set_file_wrapper", set_file_wrapper, METH_VARARGS, NULL},
+    {"set_file_wrapper", set_file_wrapper, METH_O, NULL},
     {"set_after_req_hook", set_after_req_hook, METH_O, NULL},
     {"worker_id", worker_id_fn, METH_NOARGS, NULL},
+    {"scoreboard", scoreboard_fn, METH_NOARGS, NULL},
     {"input_read", input_read, METH_VARARGS, NULL},
     {"input_readline", input_readline, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
+// uwsgi_sendfile is wsgi.file_wrapper as uWSGI names it (PY-21): a
+// builtin that wraps the file in the loader's FileWrapper class.
+static PyObject *uwsgi_sendfile(PyObject *self, PyObject *args) {
+	(void)self;
+	if (!file_wrapper) return raise(PY_EXC(RuntimeError), "file wrapper not ready");
+	return py.PyObject_Call(file_wrapper, args, NULL);
+}
+static PyMethodDef uwsgi_sendfile_def = {"uwsgi_sendfile", uwsgi_sendfile, METH_VARARGS, NULL};
+
 static PyMethodDef start_response_def = {"start_response", start_response, METH_VARARGS, NULL};
 static PyMethodDef write_def = {"write", write_cb, METH_O, NULL};
 
@@ -805,7 +860,6 @@ static int send_file(core_t *c, PyObject *result) {
 	if (!c->headers_sent && send_headers(c) < 0) return -1;
 	if (flush_out(c, NULL, 0) < 0) return 1;
 	c->req->sendfile = 1;
-	c->req->switches++;
 	PyThreadState *ts = py.PyEval_SaveThread();
 	for (;;) {
 		ssize_t n = sendfile(c->req->fd, fd, &pos, 1 << 20);
@@ -841,16 +895,19 @@ static int iterate_body(core_t *c, PyObject *result) {
 		c->req->switches++;
 		return n > 0 ? write_body(c, p, n) : 0;
 	}
+	// uWSGI counts one switch per body item, none for a file wrapper.
+	int switches = 1;
 	if (file_wrapper && py.PyObject_IsInstance(result, file_wrapper) == 1) {
 		int rc = send_file(c, result);
 		if (rc != 0) return rc < 0 ? -1 : 0;
+		switches = 0;
 	}
 	PyObject *it = py.PyObject_GetIter(result);
 	if (!it) return -1;
 	PyObject *item;
 	int rc = 0;
 	while ((item = py.PyIter_Next(it)) != NULL) {
-		c->req->switches++;
+		c->req->switches += switches;
 		if (PY_IS(item, TPFLAGS_BYTES)) {
 			char *p;
 			Py_ssize_t n;

@@ -44,6 +44,7 @@ int gosgi_app_count(void);
 const char *gosgi_app_mountpoint(int i, int *len);
 void gosgi_worker_exit(void);    // atexit hooks, called once when the worker stops
 long gosgi_after_request(int core); // uwsgi.after_req_hook, if any
-int gosgi_harakiri_reply(int core);  // 504 for a stuck request, from another thread
+int gosgi_harakiri_reply(int core);
+void gosgi_set_scoreboard(void *p, size_t n); // shared scoreboard, for uwsgi.workers()  // 504 for a stuck request, from another thread
 
 #endif

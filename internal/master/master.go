@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -110,6 +111,9 @@ func (m *Master) run() (int, error) {
 	if err := m.resolveBinary(); err != nil {
 		return 1, err
 	}
+	if cfg.Bool("python-version") {
+		return m.printPythonVersion()
+	}
 	if bg, err := m.daemonize(); bg || err != nil {
 		if err != nil {
 			return 1, err
@@ -129,6 +133,12 @@ func (m *Master) run() (int, error) {
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
 	m.banner()
+	if cfg.Bool("show-config") {
+		cfg.WriteShowConfig(os.Stderr)
+	}
+	if cfg.Stdout != "" {
+		os.Stdout.WriteString(cfg.Stdout)
+	}
 	if cfg.Int("harakiri") > 0 && cfg.Int("post-buffering") == 0 {
 		m.log.Printf(" *** WARNING: you have enabled harakiri without post buffering. Slow upload could be rejected on post-unbuffered webservers *** ")
 	}
@@ -251,6 +261,44 @@ func (m *Master) daemonize() (bool, error) {
 	return true, nil
 }
 
+// printPythonVersion answers --python-version (OP-305) with the version of
+// the interpreter the instance would load.
+func (m *Master) printPythonVersion() (int, error) {
+	rt, err := m.pythonRuntime()
+	if err != nil {
+		return 1, err
+	}
+	exe := "/usr/bin/python" + rt.Version
+	if rt.Program != "" {
+		exe = rt.Program
+	}
+	out, err := exec.Command(exe, "-c", "import platform; print(platform.python_version())").Output()
+	if err != nil {
+		return 1, fmt.Errorf("python-version: %s: %w", exe, err)
+	}
+	os.Stdout.Write(out)
+	return 0, nil
+}
+
+// pythonRuntime resolves the interpreter from the plugin names and home.
+func (m *Master) pythonRuntime() (*pyrt.Runtime, error) {
+	want := ""
+	for _, item := range m.cfg.Plugins() {
+		p, err := plugins.Resolve(item)
+		if err != nil {
+			return nil, &fatal{1, err}
+		}
+		if p.Kind == plugins.Python && p.PyVersion != "" {
+			want = p.PyVersion
+		}
+	}
+	rt, err := pyrt.Find(want, m.cfg.String("home"))
+	if err != nil {
+		return nil, fmt.Errorf("!!! UNABLE to load the python runtime: %w !!!", err)
+	}
+	return rt, nil
+}
+
 // configuredMounts lists the mountpoints the configuration asks for, in
 // load order (PY-4), for a lazy-apps instance whose master imports nothing.
 func configuredMounts(cfg *config.Config) []string {
@@ -330,19 +378,9 @@ func (m *Master) writePidfiles() error {
 // startPython writes the boot bundle and starts the zygote.
 func (m *Master) startPython() error {
 	cfg := m.cfg
-	want := ""
-	for _, item := range cfg.Plugins() {
-		p, err := plugins.Resolve(item)
-		if err != nil {
-			return &fatal{1, err}
-		}
-		if p.Kind == plugins.Python && p.PyVersion != "" {
-			want = p.PyVersion
-		}
-	}
-	rt, err := pyrt.Find(want, cfg.String("home"))
+	rt, err := m.pythonRuntime()
 	if err != nil {
-		return fmt.Errorf("!!! UNABLE to load the python runtime: %w !!!", err)
+		return err
 	}
 	if rt.Venv != "" {
 		m.log.Printf("PEP 405 virtualenv detected: %s", rt.Venv)
@@ -421,6 +459,7 @@ func (m *Master) bootSpec() boot.Spec {
 		Imports:    cfg.List("import"),
 		Pyargv:     cfg.String("pyargv"),
 		Pidfile:    cfg.String("pidfile"),
+		Board:      scoreboard.Layout(),
 	}
 	if s.Lazy {
 		s.AppPID = 0 // each worker logs its own pid (PM-6)

@@ -1,11 +1,13 @@
-// Package packaging builds gosgi's Debian package with nfpm's library:
-// one description (the files of the Debian layout, the relations that let
-// it replace Debian's uwsgi packages, the maintainer scripts), written as
-// dist/gosgi_<version>_<arch>.deb.
+// Package packaging builds gosgi's packages with nfpm's library: one
+// description per distribution (the files of its layout, the relations
+// that let gosgi replace its uwsgi packages, the maintainer scripts),
+// written as dist/gosgi_<version>_<arch>.deb (Debian layout, with the
+// uwsgi-emperor files) and dist/gosgi-<version>-<release>.<arch>.rpm
+// (Fedora/RHEL layout).
 //
 // It packages binaries built elsewhere (bin/uwsgi, bin/uwsgi-service); it
-// does not build them or sign packages, and does not yet describe the
-// Fedora .rpm (nfpm's rpm packager needs a module not yet in go.sum).
+// does not build them or sign packages. The rpm packager is compiled in
+// only with the gosgi_rpm build tag (see rpm_packager.go).
 package packaging
 
 import (
@@ -75,6 +77,15 @@ func DebInfo(s Spec) *nfpm.Info {
 		{Source: src("debian/uwsgi.logrotate"), Destination: "/etc/logrotate.d/uwsgi", Type: files.TypeConfig, FileInfo: mode(0o644)},
 		{Source: src("etc/uwsgi/apps-available/README"), Destination: "/etc/uwsgi/apps-available/README", Type: files.TypeConfig, FileInfo: mode(0o644)},
 		{Source: src("etc/uwsgi/apps-enabled/README"), Destination: "/etc/uwsgi/apps-enabled/README", Type: files.TypeConfig, FileInfo: mode(0o644)},
+
+		// The uwsgi-emperor package's files (D-18, D-19, E-01..E-04).
+		{Source: src("init.d/uwsgi-emperor"), Destination: "/etc/init.d/uwsgi-emperor", Type: files.TypeConfig, FileInfo: mode(0o755)},
+		{Source: src("debian/uwsgi-emperor.default"), Destination: "/etc/default/uwsgi-emperor", Type: files.TypeConfig, FileInfo: mode(0o644)},
+		{Source: src("debian/uwsgi-emperor.logrotate"), Destination: "/etc/logrotate.d/uwsgi-emperor", Type: files.TypeConfig, FileInfo: mode(0o644)},
+		{Source: src("debian/emperor.ini"), Destination: "/etc/uwsgi-emperor/emperor.ini", Type: files.TypeConfig, FileInfo: mode(0o644)},
+		{Source: src("etc/uwsgi-emperor/vassals/README"), Destination: "/etc/uwsgi-emperor/vassals/README", Type: files.TypeConfig, FileInfo: mode(0o644)},
+		{Source: src("debian/uwsgi-emperor.service"), Destination: "/lib/systemd/system/uwsgi-emperor.service", FileInfo: mode(0o644)},
+		{Source: src("examples/arch/uwsgi@.service"), Destination: "/usr/share/doc/gosgi/examples/uwsgi@.service", FileInfo: mode(0o644)},
 
 		// Not a conffile: replaced on upgrade by design (D-12).
 		{Source: src("debian/default.ini"), Destination: "/usr/share/uwsgi/conf/default.ini", FileInfo: mode(0o644)},

@@ -35,13 +35,7 @@ def _setup_stdio():
     # PY-20: print() and tracebacks land in the log, line by line.
     if os.isatty(0):
         return
-    stream = io.TextIOWrapper(
-        io.FileIO(2, "w", closefd=False),
-        encoding="utf-8",
-        errors="backslashreplace",
-        line_buffering=True,
-        write_through=True,
-    )
+    stream = io.open(2, "w", buffering=1, encoding="UTF-8", errors="backslashreplace", closefd=False)
     sys.stdout = sys.__stdout__ = sys.stderr = sys.__stderr__ = stream
 
 
@@ -147,10 +141,6 @@ _Input.__module__ = "uwsgi"
 _Input.__qualname__ = _Input.__name__ = "_Input"
 
 
-def file_wrapper(filelike, blksize=8192):
-    return FileWrapper(filelike, blksize)
-
-
 def make_input(core):
     return _Input(core)
 
@@ -241,8 +231,16 @@ def _load_target(target):
     return _callable_from(module, attr or default, "module %s" % name)
 
 
+_mountpoints = []
+
+
+def mountpoints():
+    return list(_mountpoints)
+
+
 def _register(mountpoint, app, started, default):
     index = _gosgi.register_app(mountpoint, app)
+    _mountpoints.append(mountpoint)
     log(
         "WSGI app %d (mountpoint='%s') ready in %d seconds on interpreter 0x%x pid: %d%s"
         % (index, mountpoint, int(time.time() - started), _interpreter, SPEC["app_pid"] or os.getpid(),
@@ -319,7 +317,7 @@ def boot():
     log("python threads support enabled")
     _setup_sys_path()
     _make_module("uwsgi", "uwsgi.py")
-    _gosgi.set_file_wrapper(FileWrapper, file_wrapper)
+    _gosgi.set_file_wrapper(FileWrapper)
     _run_imports(SPEC.get("imports") or [])
     if not SPEC.get("lazy"):
         load_apps()

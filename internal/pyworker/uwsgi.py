@@ -126,3 +126,64 @@ def __getattr__(name):
     raise AttributeError(
         "module 'uwsgi' has no attribute '%s' (not provided by gosgi yet: see docs/compat.md)" % name
     )
+
+
+# ------------------------------------------------------------ scoreboard
+# workers() and total_requests() read the shared scoreboard the master and
+# workers keep (PY-42, ST-22).
+
+_board_layout = _spec.get("board") or {}
+
+
+def _board_int(view, off):
+    import struct
+
+    return struct.unpack_from("<q", view, off)[0]
+
+
+def total_requests():
+    view = _gosgi.scoreboard()
+    if view is None:
+        return 0
+    return _board_int(view, _board_layout["total_requests"])
+
+
+def workers():
+    view = _gosgi.scoreboard()
+    if view is None:
+        return ()
+    L = _board_layout
+    out = []
+    for wid in range(1, numproc + 1):
+        base = L["header_size"] + wid * L["slot_size"]
+
+        def f(name):
+            return _board_int(view, base + L[name])
+
+        pid = f("Pid")
+        apps = []
+        for i, mp in enumerate(_loader.mountpoints()):
+            abase = base + L["apps"] + i * L["app_size"]
+            apps.append({
+                "id": i, "modifier1": 0, "mountpoint": mp, "startup_time": 0,
+                "requests": _board_int(view, abase), "exceptions": _board_int(view, abase + 8),
+                "chdir": "",
+            })
+        out.append({
+            "id": wid,
+            "pid": pid,
+            "requests": f("Requests"),
+            "delta_requests": f("DeltaRequests"),
+            "signals": f("Signals"),
+            "exceptions": f("Exceptions"),
+            "status": "cheap" if pid == 0 else ("busy" if f("Busy") > 0 else "idle"),
+            "rss": f("RSS"),
+            "vsz": f("VSZ"),
+            "running_time": f("RunningTime"),
+            "last_spawn": f("LastSpawn"),
+            "respawn_count": f("RespawnCount"),
+            "tx": f("TX"),
+            "avg_rt": f("AvgRT"),
+            "apps": tuple(apps),
+        })
+    return tuple(out)

@@ -10,6 +10,7 @@ package scoreboard
 
 import (
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"unsafe"
 
@@ -118,6 +119,30 @@ func Map(fd int) (*Board, error) {
 		return nil, fmt.Errorf("scoreboard: mmap: %w", err)
 	}
 	return &Board{mem: mem, Header: (*Header)(unsafe.Pointer(&mem[0]))}, nil
+}
+
+// Bytes is the whole mapped scoreboard.
+func (b *Board) Bytes() []byte { return b.mem }
+
+// Layout describes where Python finds the numbers (uwsgi.workers()): the
+// header and slot sizes and the byte offset of every int64 counter of a
+// Worker slot, by field name.
+func Layout() map[string]int {
+	out := map[string]int{
+		"header_size":    int(unsafe.Sizeof(Header{})),
+		"slot_size":      int(unsafe.Sizeof(Worker{})),
+		"total_requests": int(unsafe.Offsetof(Header{}.TotalRequests)),
+		"apps":           int(unsafe.Offsetof(Worker{}.Apps)),
+		"app_size":       int(unsafe.Sizeof(App{})),
+	}
+	t := reflect.TypeOf(Worker{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Type == reflect.TypeOf(atomic.Int64{}) {
+			out[f.Name] = int(f.Offset)
+		}
+	}
+	return out
 }
 
 // Worker returns the slot of worker id (1..MaxWorkers).

@@ -235,6 +235,8 @@ func (l *loop) serveUwsgi(n int, start time.Time) {
 	h := proto.ParseHeader(buf)
 	if h.Modifier1 != 0 && h.Modifier1 != 30 { // 30 behaves like 0 (WP-12, QK-3)
 		l.w.log.Printf("-- unavailable modifier requested: %d --", h.Modifier1)
+		l.w.board.Header.TotalRequests.Add(1) // uWSGI counts it, without a log line
+		l.w.slot.Requests.Add(1)
 		return
 	}
 	if err := proto.CheckSize(h, l.w.cfg.BufferSize); err != nil {
@@ -280,8 +282,13 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 				l.dispatch(block, buf[headLen:n], start)
 				return
 			}
-			if err == proto.ErrInvalidHTTP {
+			if err == proto.ErrInvalidHTTP || err == proto.ErrAmbiguousLength {
+				// uWSGI hands such heads to the app (WP-30); gosgi refuses
+				// them, as a front-end proxy would (docs/compat.md).
 				l.w.log.Verbosef("%v", err) // uWSGI dates this one
+				unix.Write(l.conn.fd, badRequest)
+				l.w.board.Header.TotalRequests.Add(1) // answered: it counts
+				l.w.slot.Requests.Add(1)
 				return
 			}
 			if err != proto.ErrIncomplete {
@@ -294,6 +301,8 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 		}
 	}
 }
+
+var badRequest = []byte("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nBad Request\n")
 
 // inC reports whether block lies in the core's C-memory variable buffer:
 // the parser appends there unless the block outgrows it.

@@ -93,6 +93,7 @@ func Run() int {
 		return 1
 	}
 	unix.Close(w.cfg.ScoreboardFD)
+	embed.SetScoreboard(w.board.Bytes())
 	w.slot = w.board.Worker(w.id)
 	// A predecessor killed mid-request left its request state behind.
 	w.slot.DeltaRequests.Store(0)

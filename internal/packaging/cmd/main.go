@@ -1,6 +1,8 @@
-// Command cmd builds gosgi's .deb from bin/ and the distribution files:
+// Command cmd builds gosgi's .deb or .rpm from bin/ and the distribution
+// files:
 //
 //	go run ./internal/packaging/cmd --version 2.0.21+gosgi1 --out dist
+//	go run -tags gosgi_rpm ./internal/packaging/cmd --format rpm --arch amd64
 package main
 
 import (
@@ -14,8 +16,9 @@ import (
 )
 
 type cli struct {
-	Version string `default:"${version}" help:"Debian package version."`
-	Arch    string `default:"amd64" help:"Debian architecture."`
+	Format  string `default:"deb" enum:"deb,rpm" help:"Package format (deb or rpm)."`
+	Version string `default:"${version}" help:"Package version."`
+	Arch    string `default:"amd64" help:"Architecture, Debian's name (amd64)."`
 	Src     string `default:"." type:"existingdir" help:"Repository root."`
 	Bin     string `default:"bin" help:"Directory holding the uwsgi and uwsgi-service binaries."`
 	Out     string `default:"dist" help:"Output directory."`
@@ -26,14 +29,18 @@ func main() {
 	var c cli
 	kong.Parse(&c,
 		kong.Name("gosgi-pkg"),
-		kong.Description("Build dist/gosgi_<version>_<arch>.deb."),
+		kong.Description("Build dist/gosgi_<version>_<arch>.deb or dist/gosgi-<version>-1.<arch>.rpm."),
 		kong.Vars{"version": packaging.DefaultVersion(1)},
 	)
 	spec := packaging.Spec{Version: c.Version, Arch: c.Arch, SrcDir: c.Src, BinDir: c.Bin, OutDir: c.Out}
 	if c.Epoch > 0 {
 		spec.MTime = time.Unix(c.Epoch, 0).UTC()
 	}
-	out, err := packaging.BuildDeb(spec)
+	build := packaging.BuildDeb
+	if c.Format == "rpm" {
+		build = packaging.BuildRPM
+	}
+	out, err := build(spec)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gosgi-pkg: %v\n", err)
 		os.Exit(1)

@@ -1,7 +1,9 @@
 """Dump the WSGI environ as JSON (PY-21): str, bool and int values as they
 are; bytes as {"__bytes__": latin-1 text}; tuples as {"__tuple__": [...]};
 anything else as {"__type__": module.qualname, "repr": repr(value)}.
-"__body_read__" holds what wsgi.input.read(CONTENT_LENGTH) returned."""
+"__body_read__" holds what wsgi.input.read(CONTENT_LENGTH) returned.
+uwsgi.version is reported by type only: each server spells its version its
+own way, and the dump's size must not depend on it."""
 import json
 
 
@@ -18,6 +20,8 @@ def encode(value):
 
 def application(environ, start_response):
     out = {k: encode(v) for k, v in environ.items()}
+    if isinstance(environ.get("uwsgi.version"), bytes):
+        out["uwsgi.version"] = {"__bytes__": "<server version>"}
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
