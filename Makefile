@@ -20,7 +20,7 @@ DEB_PACKAGES := python3 libpython3.11 python3-flask nginx-light uwsgi-core \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test vet fmt-check example fuzz bench clean
+.PHONY: all build deps test vet fmt-check example fuzz bench deb rpm clean
 
 all: build
 
@@ -52,6 +52,13 @@ fmt-check:
 # the binary is built first.
 test: deps build vet fmt-check
 	$(GO) test $(TESTFLAGS) ./...
+
+# Packages from bin/ and the distribution files (nfpm as a library).
+VERSION ?= 2.0.21+gosgi1
+deb: build
+	$(GO) run ./internal/packaging/cmd --format deb --version $(VERSION) --bin bin --out dist
+rpm: build
+	$(GO) run ./internal/packaging/cmd --format rpm --version $(VERSION) --bin bin --out dist
 
 example: deps build
 	@echo "serving examples/hello.py on http://127.0.0.1:8080/ (Ctrl-C stops)"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosgi/gosgi/internal/config"
 	"github.com/gosgi/gosgi/internal/embed"
+	"github.com/gosgi/gosgi/internal/emperor"
 	"github.com/gosgi/gosgi/internal/master"
 	"github.com/gosgi/gosgi/internal/worker"
 )
@@ -32,6 +33,9 @@ func run(args []string) int {
 		}
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if cfg.Has("emperor") { // the same binary supervising vassals (DESIGN §7)
+		return emperor.Run(cfg, args)
 	}
 	return master.Run(cfg, args)
 }

@@ -3,10 +3,8 @@ package emperor
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/gosgi/gosgi/internal/logging"
 	"github.com/gosgi/gosgi/internal/privs"
+	selfpkg "github.com/gosgi/gosgi/internal/self"
 )
 
 // envDropped marks the image re-executed by a capped privilege drop.
@@ -32,16 +31,13 @@ const envDaemonized = "GOSGI_DAEMONIZED"
 // by daemonize, by a capped privilege drop and by a brutal reload. It
 // returns the process exit status.
 func Run(cfg Options, args []string) int {
-	binary, err := os.Executable()
+	// Re-executions go through the name we were started as (C-31).
+	self, err := selfpkg.Path(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "emperor: detect binary path: %v\n", err)
+		fmt.Fprintf(os.Stderr, "emperor: %v\n", err)
 		return 1
 	}
-	binary = strings.TrimSuffix(binary, " (deleted)")
-	// Re-executions go through the name we were started as, so that the
-	// process keeps comm "uwsgi" when /usr/bin/uwsgi is a link to the
-	// real binary (C-31: init scripts match on that name).
-	self := selfPath(args, binary)
+	binary := self
 
 	if bg, err := daemonize(cfg, self, args); bg || err != nil {
 		if err != nil {
@@ -121,30 +117,6 @@ func Run(cfg Options, args []string) int {
 		}
 	}
 	return 0
-}
-
-// selfPath is the path this program was started as (args[0], looked up
-// in PATH when it has no slash), or exe when that cannot be found.
-func selfPath(args []string, exe string) string {
-	if len(args) == 0 || args[0] == "" {
-		return exe
-	}
-	p := args[0]
-	if !strings.Contains(p, "/") {
-		lp, err := exec.LookPath(p)
-		if err != nil {
-			return exe
-		}
-		p = lp
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return exe
-	}
-	if fi, err := os.Stat(abs); err != nil || fi.Mode()&0o111 == 0 {
-		return exe
-	}
-	return abs
 }
 
 // daemonize re-runs the command line detached, its output going to the

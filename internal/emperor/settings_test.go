@@ -448,27 +448,3 @@ func TestOnDemandSocket(t *testing.T) {
 	}
 }
 
-// TestSelfPath: re-executions use the name the program was started as.
-func TestSelfPath(t *testing.T) {
-	dir := t.TempDir()
-	real := filepath.Join(dir, "gosgi")
-	os.WriteFile(real, []byte("#!/bin/sh\n"), 0o755)
-	link := filepath.Join(dir, "uwsgi")
-	os.Symlink("gosgi", link)
-	os.WriteFile(filepath.Join(dir, "plain"), nil, 0o644)
-	t.Setenv("PATH", dir)
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{link, "--emperor", "x"}, link},
-		{[]string{"uwsgi"}, link},
-		{[]string{"nosuch"}, "/exe"},
-		{[]string{filepath.Join(dir, "plain")}, "/exe"},
-		{nil, "/exe"},
-	} {
-		if got := selfPath(tc.args, "/exe"); got != tc.want {
-			t.Errorf("selfPath(%q) = %q, want %q", tc.args, got, tc.want)
-		}
-	}
-}

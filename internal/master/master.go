@@ -29,6 +29,7 @@ import (
 	"github.com/gosgi/gosgi/internal/pyrt"
 	"github.com/gosgi/gosgi/internal/pyworker"
 	"github.com/gosgi/gosgi/internal/scoreboard"
+	"github.com/gosgi/gosgi/internal/self"
 	"github.com/gosgi/gosgi/internal/sockets"
 	"github.com/gosgi/gosgi/internal/stats"
 )
@@ -313,13 +314,12 @@ func configuredMounts(cfg *config.Config) []string {
 	return out
 }
 
+// resolveBinary picks the path re-executed on reload and for the zygote:
+// the name the instance was started as, so processes stay "uwsgi" (C-31).
 func (m *Master) resolveBinary() error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("detect binary path: %w", err)
-	}
-	m.binary = strings.TrimSuffix(exe, " (deleted)")
-	return nil
+	p, err := self.Path(m.argv)
+	m.binary = p
+	return err
 }
 
 // setupLogging applies daemonize/logto (LG-23) and the log-date prefix.

@@ -6,8 +6,7 @@
 // (Fedora/RHEL layout).
 //
 // It packages binaries built elsewhere (bin/uwsgi, bin/uwsgi-service); it
-// does not build them or sign packages. The rpm packager is compiled in
-// only with the gosgi_rpm build tag (see rpm_packager.go).
+// does not build them or sign packages.
 package packaging
 
 import (

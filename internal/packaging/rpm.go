@@ -114,7 +114,7 @@ func BuildRPM(s Spec) (string, error) {
 	}
 	pkg, err := nfpm.Get("rpm")
 	if err != nil {
-		return "", fmt.Errorf("rpm packager: %w (build with -tags gosgi_rpm; see rpm_packager.go)", err)
+		return "", fmt.Errorf("rpm packager: %w", err)
 	}
 	if err := os.MkdirAll(s.OutDir, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", s.OutDir, err)

@@ -1,5 +1,3 @@
-//go:build gosgi_rpm
-
 package packaging
 
 import (

@@ -2,7 +2,7 @@
 // files:
 //
 //	go run ./internal/packaging/cmd --version 2.0.21+gosgi1 --out dist
-//	go run -tags gosgi_rpm ./internal/packaging/cmd --format rpm --arch amd64
+//	go run ./internal/packaging/cmd --format rpm --arch amd64
 package main
 
 import (
