@@ -67,6 +67,8 @@ type Worker struct {
 	LogXForwardedFor  bool     `json:"log_x_forwarded_for"`
 	ManageScriptName  bool     `json:"manage_script_name"`
 	MaxRequests       int64    `json:"max_requests"`
+	ReloadOnRSS       int64    `json:"reload_on_rss,omitempty"` // bytes
+	ReloadOnAS        int64    `json:"reload_on_as,omitempty"`  // bytes
 	MinWorkerLifetime int      `json:"min_worker_lifetime"`
 	NoOrphans         bool     `json:"no_orphans"`
 	LimitPost         int64    `json:"limit_post"`

@@ -447,4 +447,3 @@ func TestOnDemandSocket(t *testing.T) {
 		t.Error("a failing on-demand command must be an error")
 	}
 }
-

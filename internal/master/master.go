@@ -487,6 +487,8 @@ func (m *Master) bootSpec() boot.Spec {
 		LogXForwardedFor:  cfg.Bool("log-x-forwarded-for"),
 		ManageScriptName:  cfg.Bool("manage-script-name"),
 		MaxRequests:       int64(cfg.Int("max-requests")),
+		ReloadOnRSS:       int64(cfg.Int("reload-on-rss")),
+		ReloadOnAS:        int64(cfg.Int("reload-on-as")),
 		MinWorkerLifetime: cfg.Int("min-worker-lifetime"),
 		NoOrphans:         cfg.Bool("no-orphans"),
 		LimitPost:         int64(cfg.Int("limit-post")),

@@ -103,7 +103,7 @@ func (m *Master) reloadWorkers() {
 func (m *Master) checkLifetimes() {
 	life := m.cfg.Int("max-worker-lifetime")
 	delta := m.cfg.Int("max-worker-lifetime-delta")
-	evil := int64(m.cfg.Int("evil-reload-on-rss")) * 1024 * 1024
+	evil := int64(m.cfg.Int("evil-reload-on-rss")) // bytes: a megabyte option
 	for _, w := range m.workers {
 		if w.pid <= 0 {
 			continue

@@ -15,7 +15,7 @@
 // gen/gosgi.txt (gosgi's decisions).
 package options
 
-//go:generate go run ./gen -facts gen/uwsgi-options.tsv -decisions gen/gosgi.txt -o table_gen.go
+//go:generate go run ./gen -facts gen/uwsgi-options.tsv -extra gen/gosgi-options.tsv -decisions gen/gosgi.txt -o table_gen.go
 //go:generate go run ./gendoc -header gendoc/compat-header.md -o ../../docs/compat.md
 
 import (

@@ -521,18 +521,33 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	unix.Write(2, buf)
 }
 
-// maybeRecycle ends the worker after max-requests, never before
-// min-worker-lifetime (PM-43, PM-44, TOP-17).
+// maybeRecycle ends the worker after max-requests, or once its memory
+// reaches reload-on-rss/reload-on-as, never before min-worker-lifetime
+// (PM-43, PM-44, PM-45, TOP-17). The request that hit the limit is complete.
 func (l *loop) maybeRecycle() {
 	w := l.w
-	max := w.cfg.MaxRequests
-	if max <= 0 || w.slot.DeltaRequests.Load() < max {
-		return
+	reason := ""
+	if max := w.cfg.MaxRequests; max > 0 && w.slot.DeltaRequests.Load() >= max {
+		reason = "max-requests"
 	}
-	if time.Since(w.started) < time.Duration(w.cfg.MinWorkerLifetime)*time.Second {
+	if reason == "" && (w.cfg.ReloadOnRSS > 0 || w.cfg.ReloadOnAS > 0) {
+		rss, vsz := memory()
+		w.slot.RSS.Store(rss)
+		w.slot.VSZ.Store(vsz)
+		switch {
+		case w.cfg.ReloadOnRSS > 0 && rss >= w.cfg.ReloadOnRSS:
+			reason = "reload-on-rss"
+		case w.cfg.ReloadOnAS > 0 && vsz >= w.cfg.ReloadOnAS:
+			reason = "reload-on-as"
+		}
+	}
+	if reason == "" || time.Since(w.started) < time.Duration(w.cfg.MinWorkerLifetime)*time.Second {
 		return
 	}
 	if !w.stopping.Load() {
+		if reason != "max-requests" {
+			w.log.Printf("worker %d (pid: %d) reached its %s limit", w.id, w.pid, reason)
+		}
 		w.log.Printf("...The work of process %d is done. Seeya!", w.pid)
 		w.Stop(ExitRecycled)
 	}

@@ -148,11 +148,19 @@ var rules = []rule{
 func main() {
 	factsPath := flag.String("facts", "gen/uwsgi-options.tsv", "facts file")
 	decPath := flag.String("decisions", "gen/gosgi.txt", "decisions file")
+	extraPath := flag.String("extra", "gen/gosgi-options.tsv", "facts file of options gosgi adds to uWSGI's (same format)")
 	out := flag.String("o", "table_gen.go", "output file")
 	flag.Parse()
 	facts, err := readFacts(*factsPath)
 	if err != nil {
 		fail(err)
+	}
+	if *extraPath != "" {
+		extra, err := readFacts(*extraPath)
+		if err != nil {
+			fail(err)
+		}
+		facts = append(facts, extra...)
 	}
 	decs, err := readDecisions(*decPath)
 	if err != nil {
