@@ -46,7 +46,10 @@ type Spec struct {
 	Opt        []Opt             `json:"opt"`
 	Magic      map[string]string `json:"magic,omitempty"`
 	Board      map[string]int    `json:"board"` // scoreboard layout (scoreboard.Layout)
-	Worker     Worker            `json:"worker"`
+	// py-autoreload (PM-48): seconds between checks, 0 off; modules ignored.
+	PyAutoreload       int      `json:"py_autoreload,omitempty"`
+	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
+	Worker             Worker   `json:"worker"`
 }
 
 // Opt is one configuration entry as uwsgi.opt shows it (PY-41).
@@ -68,7 +71,8 @@ type Worker struct {
 	ManageScriptName  bool     `json:"manage_script_name"`
 	MaxRequests       int64    `json:"max_requests"`
 	ReloadOnRSS       int64    `json:"reload_on_rss,omitempty"` // bytes
-	ReloadOnAS        int64    `json:"reload_on_as,omitempty"`  // bytes
+	ReloadOnException bool     `json:"reload_on_exception,omitempty"`
+	ReloadOnAS        int64    `json:"reload_on_as,omitempty"` // bytes
 	MinWorkerLifetime int      `json:"min_worker_lifetime"`
 	NoOrphans         bool     `json:"no_orphans"`
 	LimitPost         int64    `json:"limit_post"`

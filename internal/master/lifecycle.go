@@ -21,7 +21,7 @@ func (m *Master) spawn(w *workerSlot, respawn bool) error {
 	if err != nil {
 		return fmt.Errorf("spawn worker %d: %w", w.id, err)
 	}
-	w.pid, w.spawned, w.stopped = pid, time.Now(), false
+	w.pid, w.spawned, w.stopped, w.everSpawned = pid, time.Now(), false, true
 	slot := m.board.Worker(w.id)
 	slot.Pid.Store(int64(pid))
 	slot.RespawnCount.Add(1)
@@ -37,12 +37,23 @@ func (m *Master) spawn(w *workerSlot, respawn bool) error {
 	return nil
 }
 
+// masterSignals are the signals the master handles. They are asked for
+// first thing at startup: a signal that arrives before, for example a
+// second SIGHUP during a reload, would otherwise end the process.
+var masterSignals = []os.Signal{unix.SIGCHLD, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE, unix.SIGTSTP}
+
 // loop is the master's event loop: it reaps children, respawns workers and
 // acts on signals until the instance stops or re-executes itself.
 func (m *Master) loop() (int, error) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGCHLD, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
-		unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE)
+	sigs := m.sigs
+	cmds := make(chan command, 16)
+	if fifos := m.cfg.List("master-fifo"); len(fifos) > 0 {
+		go m.readFifos(fifos, cmds)
+	}
+	if paths := m.cfg.List("fs-reload"); len(paths) > 0 {
+		go m.watchFsReload(paths, cmds)
+	}
 	// A fast tick retires replaced workers promptly; the uWSGI "cycle"
 	// checks (harakiri, touch files, lifetimes) run every tenth.
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -79,8 +90,41 @@ func (m *Master) loop() (int, error) {
 				return m.shutdown(), nil
 			case unix.SIGUSR1:
 				m.printStats()
+			case unix.SIGTSTP:
+				m.togglePause()
 			case unix.SIGUSR2, unix.SIGALRM: // QK-4: uWSGI's master dies here; we do not
 				m.log.Printf("*** %s received by the master: ignored ***", unix.SignalName(sig.(syscall.Signal)))
+			}
+		case c := <-cmds:
+			switch c {
+			case cmdReload:
+				return m.reload(true)
+			case cmdBrutalReload:
+				return m.reload(false)
+			case cmdGracefulStop:
+				return m.gracefulShutdown(), nil
+			case cmdStop:
+				return m.shutdown(), nil
+			case cmdWorkersReload:
+				m.reloadWorkers()
+			case cmdWorkersBrutal:
+				m.killWorkers(unix.SIGTERM) // respawned as they die
+			case cmdChainReload:
+				m.startChain()
+			case cmdReopenLogs:
+				m.reopenLogs()
+			case cmdPause:
+				m.togglePause()
+			case cmdStats:
+				m.printStats()
+			case cmdMoreWorkers:
+				m.cheaperAdd(1)
+			case cmdFewerWorkers:
+				m.cheaperRemove()
+			case cmdRewritePidfile:
+				m.writePidfilesAgain(true)
+			default:
+				m.log.Printf("[uwsgi-fifo] unknown command '%c'", byte(c))
 			}
 		case <-tick.C:
 			m.retireReady()
@@ -101,6 +145,7 @@ func (m *Master) loop() (int, error) {
 			m.queue.Check(m.listeners)
 			m.checkHarakiri()
 			m.checkLifetimes()
+			m.checkCheaper()
 		}
 	}
 }
@@ -163,6 +208,10 @@ func (m *Master) workerDied(w *workerSlot, ws unix.WaitStatus) (int, bool) {
 			return 22, true
 		}
 		m.log.Printf("OOPS ! failed loading app in worker %d (pid %d) :( trying again...", w.id, pid)
+	case w.cheaped:
+		m.log.Printf("worker %d killed successfully (pid: %d)", w.id, pid)
+		m.log.Printf("uWSGI worker %d cheaped.", w.id)
+		return 0, false
 	case w.stopped || ws.ExitStatus() == 0 || ws.ExitStatus() == 17:
 		m.log.Printf("worker %d killed successfully (pid: %d)", w.id, pid)
 	default:
@@ -309,6 +358,11 @@ func (m *Master) reload(graceful bool) (int, error) {
 		old = append(old, fmt.Sprintf("%d:%d", pid, o.id))
 	}
 	m.log.Printf("running %s", m.binary)
+	// A SIGHUP arriving before the new image asks for it would end the
+	// process (the Go runtime's default); ignored, it is dropped instead,
+	// and it is redundant while a reload runs. SIG_IGN survives execve and
+	// Go keeps an inherited SIG_IGN for SIGHUP until signal.Notify.
+	signal.Ignore(unix.SIGHUP)
 	env := withEnv(os.Environ(), map[string]string{
 		"UWSGI_RELOADS":     strconv.Itoa(m.reloads + 1),
 		sockets.EnvSockets:  sockets.Encode(m.listeners),

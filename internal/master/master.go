@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,16 +64,21 @@ type Master struct {
 	touchMtime map[string]time.Time
 
 	chain       *chain   // chain reload in progress
+	paused      bool     // SIGTSTP
+	cheaper     *cheaper // adaptive worker count, nil when off
+	sigs        chan os.Signal
 	mounts      []string // apps' mountpoints, for stats
 	queue       stats.QueueMonitor
 	statsServer *stats.Server
 }
 
 type workerSlot struct {
-	id      int
-	pid     int
-	spawned time.Time
-	stopped bool // asked to stop (max-requests, reload, cheap)
+	id          int
+	pid         int
+	spawned     time.Time
+	stopped     bool // asked to stop (max-requests, reload, cheap)
+	cheaped     bool // not running by the cheaper's choice (PM-50)
+	everSpawned bool
 }
 
 // oldWorker is a worker being retired: its replacement is starting
@@ -87,6 +93,8 @@ type oldWorker struct {
 // Run runs the instance until it stops and returns the exit code.
 func Run(cfg *config.Config, args []string) int {
 	m := &Master{cfg: cfg, argv: args, pid: os.Getpid(), started: time.Now()}
+	m.sigs = make(chan os.Signal, 64)
+	signal.Notify(m.sigs, masterSignals...)
 	m.reloads, _ = strconv.Atoi(os.Getenv("UWSGI_RELOADS"))
 	code, err := m.run()
 	if err != nil {
@@ -208,9 +216,18 @@ func (m *Master) run() (int, error) {
 		return 1, err
 	}
 	m.adoptOldWorkers()
+	c, err := m.setupCheaper()
+	if err != nil {
+		return 1, err
+	}
+	m.cheaper = c
 	m.workers = make([]*workerSlot, m.processes)
 	for i := range m.workers {
 		m.workers[i] = &workerSlot{id: i + 1}
+		if m.cheaper != nil && i >= m.cheaper.initial {
+			m.workers[i].cheaped = true // PM-50: started when load asks
+			continue
+		}
 		if err := m.spawn(m.workers[i], false); err != nil {
 			return 1, err
 		}
@@ -353,14 +370,20 @@ func (m *Master) setupLogging() error {
 	return nil
 }
 
-func (m *Master) writePidfiles() error {
+func (m *Master) writePidfiles() error { return m.writePidfilesAgain(false) }
+
+// writePidfilesAgain writes the pidfiles; force rewrites them after the
+// first start too (master-fifo 'P').
+func (m *Master) writePidfilesAgain(force bool) error {
 	for _, opt := range []string{"pidfile", "pidfile2", "safe-pidfile"} {
 		path := m.cfg.String(opt)
 		if path == "" {
 			continue
 		}
-		m.pidfiles = append(m.pidfiles, path)
-		if m.reloads > 0 {
+		if !force {
+			m.pidfiles = append(m.pidfiles, path)
+		}
+		if m.reloads > 0 && !force {
 			continue // PM-69: written on first start only
 		}
 		m.log.Printf("writing pidfile to %s", path)
@@ -460,6 +483,9 @@ func (m *Master) bootSpec() boot.Spec {
 		Pyargv:     cfg.String("pyargv"),
 		Pidfile:    cfg.String("pidfile"),
 		Board:      scoreboard.Layout(),
+
+		PyAutoreload:       cfg.Int("py-autoreload"),
+		PyAutoreloadIgnore: cfg.List("py-auto-reload-ignore"),
 	}
 	if s.Lazy {
 		s.AppPID = 0 // each worker logs its own pid (PM-6)
@@ -489,6 +515,7 @@ func (m *Master) bootSpec() boot.Spec {
 		MaxRequests:       int64(cfg.Int("max-requests")),
 		ReloadOnRSS:       int64(cfg.Int("reload-on-rss")),
 		ReloadOnAS:        int64(cfg.Int("reload-on-as")),
+		ReloadOnException: cfg.Bool("reload-on-exception"),
 		MinWorkerLifetime: cfg.Int("min-worker-lifetime"),
 		NoOrphans:         cfg.Bool("no-orphans"),
 		LimitPost:         int64(cfg.Int("limit-post")),

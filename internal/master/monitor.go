@@ -49,6 +49,7 @@ func (m *Master) snapshot() *stats.Snapshot {
 			Cores:        m.threads,
 			Mounts:       mounts,
 			MemoryReport: m.cfg.Bool("memory-report"),
+			Paused:       m.board.Header.Paused.Load() == 1,
 		},
 	})
 }

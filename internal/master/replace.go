@@ -35,7 +35,8 @@ func (m *Master) retireReady() {
 		}
 		w := m.workers[o.id-1]
 		slot := m.board.Worker(o.id)
-		if w.pid > 0 && slot.Pid.Load() == int64(w.pid) && slot.Accepting.Load() == 1 {
+		replaced := w.pid > 0 && slot.Pid.Load() == int64(w.pid) && slot.Accepting.Load() == 1
+		if replaced || w.cheaped { // a cheap slot gets no replacement
 			unix.Kill(pid, unix.SIGHUP)
 			o.pending = false
 			o.since = time.Now()

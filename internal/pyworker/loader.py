@@ -333,6 +333,7 @@ def worker_init(worker_id):
     if SPEC.get("lazy"):
         load_apps()
     _gosgi.set_after_req_hook(getattr(uwsgi, "after_req_hook", None))
+    _start_autoreloader(worker_id)
     return {
         "wsgi.version": (1, 0),
         "wsgi.errors": sys.stderr,
@@ -341,6 +342,49 @@ def worker_init(worker_id):
         "uwsgi.version": SPEC["version"].encode(),
         "uwsgi.node": SPEC["hostname"].encode(),
     }
+
+
+def _start_autoreloader(worker_id):
+    """py-autoreload (PM-48): a thread that reloads the instance (SIGHUP to
+    the master) when the file of a loaded module changes."""
+    import signal
+    import threading
+
+    interval = SPEC.get("py_autoreload") or 0
+    # One watcher is enough: a reload replaces every worker, and several
+    # SIGHUPs would reload several times.
+    if interval <= 0 or worker_id != 1:
+        return
+    ignore = set(SPEC.get("py_autoreload_ignore") or [])
+    log("Python auto-reloader enabled")
+
+    def files():
+        for name, mod in list(sys.modules.items()):
+            f = getattr(mod, "__file__", None)
+            if name in ignore or not isinstance(f, str) or f.startswith("<"):
+                continue
+            yield f[:-1] if f.endswith(".pyc") else f
+
+    def mtime(f):
+        try:
+            return os.stat(f).st_mtime
+        except OSError:
+            return None
+
+    def run():
+        seen = {f: mtime(f) for f in files()}
+        while True:
+            time.sleep(interval)
+            for f in files():
+                now = mtime(f)
+                if f not in seen:
+                    seen[f] = now
+                elif now != seen[f]:
+                    log("[uwsgi-python-reloader] module/file %s has been modified" % f)
+                    os.kill(SPEC["master_pid"], signal.SIGHUP)
+                    return
+
+    threading.Thread(target=run, name="uwsgi-python-reloader", daemon=True).start()
 
 
 def worker_exit():

@@ -23,7 +23,8 @@ const MaxWorkers = 1024
 // Header is the instance-wide part.
 type Header struct {
 	TotalRequests atomic.Int64
-	_             [56]byte
+	Paused        atomic.Int64 // 1 while the instance is paused (SIGTSTP)
+	_             [48]byte
 }
 
 // Worker is one worker slot (ids 1..N use slots 1..N). Fields are updated by

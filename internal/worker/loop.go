@@ -27,16 +27,17 @@ type loop struct {
 	socks []boot.Socket
 	polls []unix.PollFd
 
-	conn   conn
-	sa     unix.RawSockaddrAny
-	addr   []byte // REMOTE_ADDR text of the current connection
-	req    proto.Request
-	hopts  proto.HTTPOptions
-	line   logging.RequestLine
-	extra  logging.RequestExtra // logformat inputs beyond the request line
-	logbuf []byte
-	http   []byte // C-memory "http" and "https" for wsgi.url_scheme
-	https  []byte
+	conn      conn
+	exception bool // the last request raised (reload-on-exception)
+	sa        unix.RawSockaddrAny
+	addr      []byte // REMOTE_ADDR text of the current connection
+	req       proto.Request
+	hopts     proto.HTTPOptions
+	line      logging.RequestLine
+	extra     logging.RequestExtra // logformat inputs beyond the request line
+	logbuf    []byte
+	http      []byte // C-memory "http" and "https" for wsgi.url_scheme
+	https     []byte
 }
 
 func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
@@ -78,6 +79,10 @@ func (l *loop) run() {
 				return
 			}
 			time.Sleep(time.Millisecond) // hand-offs still reading: serve them first
+			continue
+		}
+		if w.board.Header.Paused.Load() == 1 { // PM-28: no new connections
+			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		l.cs.idle.Store(true)
@@ -448,6 +453,7 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
 	l.finish(app, block, &res, start)
 	l.c.AfterRequest()
+	l.exception = res.Exception
 	l.maybeRecycle()
 }
 
@@ -540,6 +546,11 @@ func (l *loop) maybeRecycle() {
 		case w.cfg.ReloadOnAS > 0 && vsz >= w.cfg.ReloadOnAS:
 			reason = "reload-on-as"
 		}
+	}
+	if reason == "" && l.exception && w.cfg.ReloadOnException {
+		w.log.Printf("... monitored exception detected, respawning worker %d (pid: %d)...", w.id, w.pid)
+		w.Stop(ExitRecycled)
+		return
 	}
 	if reason == "" || time.Since(w.started) < time.Duration(w.cfg.MinWorkerLifetime)*time.Second {
 		return

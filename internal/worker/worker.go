@@ -195,7 +195,7 @@ func (w *Worker) wakeIdleCores() {
 
 func (w *Worker) handleSignals() {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGUSR1, unix.SIGPIPE)
+	signal.Notify(ch, unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGUSR1, unix.SIGPIPE, unix.SIGTSTP)
 	go func() {
 		for sig := range ch {
 			switch sig {
@@ -206,6 +206,8 @@ func (w *Worker) handleSignals() {
 				w.exitNow()
 			case unix.SIGUSR1:
 				w.log.Printf("worker %d total requests: %d", w.id, w.slot.Requests.Load())
+			case unix.SIGTSTP: // PM-28: the board says paused or not
+				w.interruptIdle()
 			}
 		}
 	}()
@@ -224,6 +226,16 @@ func (w *Worker) exitNow() {
 	case <-time.After(time.Second):
 	}
 	os.Exit(ExitStopped)
+}
+
+// interruptIdle wakes the cores blocked in accept() once, so they look at
+// the pause flag again.
+func (w *Worker) interruptIdle() {
+	for _, c := range w.cores {
+		if tid := c.tid.Load(); tid > 0 && c.idle.Load() {
+			unix.Tgkill(w.pid, int(tid), unix.SIGURG)
+		}
+	}
 }
 
 // watchMaster ends the worker when its master is gone (PM-68).
