@@ -46,6 +46,12 @@ type Spec struct {
 	Opt        []Opt             `json:"opt"`
 	Magic      map[string]string `json:"magic,omitempty"`
 	Board      map[string]int    `json:"board"` // scoreboard layout (scoreboard.Layout)
+	// Mules: one entry per mule, its script or "" (PM-76). Spoolers: the
+	// directory of each spooler process, ids 1..N in this order (PM-77).
+	Mules            []string `json:"mules,omitempty"`
+	Spoolers         []string `json:"spoolers,omitempty"`
+	SpoolerImports   []string `json:"spooler_imports,omitempty"`
+	SpoolerFrequency int      `json:"spooler_frequency,omitempty"`
 	// py-autoreload (PM-48): seconds between checks, 0 off; modules ignored.
 	PyAutoreload       int      `json:"py_autoreload,omitempty"`
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`

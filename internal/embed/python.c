@@ -711,6 +711,23 @@ int gosgi_python_worker_init(int wid) {
 	return 0;
 }
 
+// gosgi_python_run_role runs a mule or spooler (loader.run_role) and
+// returns its exit status.
+int gosgi_python_run_role(const char *role, int id) {
+	PyObject *args = py.PyTuple_New(2);
+	py.PyTuple_SetItem(args, 0, py.PyUnicode_FromString(role));
+	py.PyTuple_SetItem(args, 1, py.PyLong_FromLong(id));
+	PyObject *res = call_loader("run_role", args);
+	py.Py_DecRef(args);
+	if (!res) {
+		py.PyErr_PrintEx(0);
+		return 1;
+	}
+	long rc = PY_IS(res, TPFLAGS_LONG) ? py.PyLong_AsLong(res) : 0;
+	py.Py_DecRef(res);
+	return (int)rc;
+}
+
 int gosgi_app_count(void) { return napps; }
 const char *gosgi_app_mountpoint(int i, int *len) {
 	if (i < 0 || i >= napps) return NULL;

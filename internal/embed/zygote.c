@@ -97,6 +97,7 @@ static void load_python(const char *lib) {
 extern int gosgi_python_module_init(void);
 extern int gosgi_python_boot(void);
 extern int gosgi_python_worker_init(int wid);
+extern int gosgi_python_run_role(const char *role, int id);
 
 // Reset what a C parent may leave behind that the Go runtime must not inherit.
 static void reset_signals(void) {
@@ -158,9 +159,10 @@ static int fork_worker(int ctl, int wid) {
 	return 1;
 }
 
-// zygote_loop serves fork requests ("F <id>\n") until the master closes the
-// control socket; it returns only in a freshly forked worker.
-static int zygote_loop(int ctl) {
+// zygote_loop serves fork requests ("F <id> [<role>]\n", role w worker,
+// m mule, s spooler) until the master closes the control socket; it returns
+// only in a freshly forked child, with its role.
+static int zygote_loop(int ctl, char *role_out) {
 	char buf[256];
 	size_t have = 0;
 	for (;;) {
@@ -173,9 +175,12 @@ static int zygote_loop(int ctl) {
 		while ((nl = memchr(buf, '\n', have)) != NULL) {
 			*nl = 0;
 			if (buf[0] == 'F') {
-				int wid = atoi(buf + 2);
+				char *end;
+				int wid = (int)strtol(buf + 2, &end, 10);
+				char role = *end == ' ' ? end[1] : 'w';
 				if (fork_worker(ctl, wid) == 0) {
 					close(ctl);
+					*role_out = role;
 					return wid;
 				}
 			} else if (buf[0] == 'Q') {
@@ -244,10 +249,17 @@ __attribute__((constructor)) static void gosgi_zygote(void) {
 		free(line);
 	}
 
-	int wid = zygote_loop(ctl);
+	char role = 'w';
+	int wid = zygote_loop(ctl, &role);
 
-	// In the worker from here on.
+	// In the forked child from here on.
 	py.PyOS_AfterFork_Child();
+	if (role != 'w') {
+		// Mules and spoolers are Python loops; they never start Go.
+		reset_signals();
+		setenv("GOSGI_ROLE", role == 'm' ? "mule" : "spooler", 1);
+		_exit(gosgi_python_run_role(role == 'm' ? "mule" : "spooler", wid));
+	}
 	role = 2;
 	worker_id = wid;
 	char idbuf[16];

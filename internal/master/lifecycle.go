@@ -167,6 +167,9 @@ func (m *Master) reap() (int, bool) {
 			m.zygote = nil
 			continue
 		}
+		if m.auxDied(pid, ws) {
+			continue
+		}
 		if o, ok := m.old[pid]; ok {
 			m.log.Printf("worker %d buried after %d seconds", o.id, int(time.Since(o.since).Seconds()))
 			delete(m.old, pid)
@@ -307,6 +310,7 @@ func (m *Master) waitWorkers(mercy time.Duration) {
 // shutdown stops everything (PM-24) and returns the exit code.
 func (m *Master) shutdown() int {
 	m.log.Printf("SIGINT/SIGTERM received...killing workers...")
+	m.killAux()
 	m.zygote.close()
 	m.killWorkers(unix.SIGINT)
 	for pid := range m.old {
@@ -337,6 +341,7 @@ func (m *Master) reload(graceful bool) (int, error) {
 		m.vacuum()
 		return 0, nil
 	}
+	m.killAux()
 	m.zygote.close()
 	m.log.Printf("binary reloading uWSGI...")
 	if err := os.Chdir(m.cwd); err == nil {

@@ -67,7 +67,8 @@ type Master struct {
 	paused      bool     // SIGTSTP
 	cheaper     *cheaper // adaptive worker count, nil when off
 	sigs        chan os.Signal
-	mounts      []string // apps' mountpoints, for stats
+	aux         []*auxProc // mules and spoolers
+	mounts      []string   // apps' mountpoints, for stats
 	queue       stats.QueueMonitor
 	statsServer *stats.Server
 }
@@ -231,6 +232,9 @@ func (m *Master) run() (int, error) {
 		if err := m.spawn(m.workers[i], false); err != nil {
 			return 1, err
 		}
+	}
+	if err := m.startAux(); err != nil {
+		return 1, err
 	}
 	notifyReady()
 	return m.loop()
@@ -535,6 +539,18 @@ func (m *Master) bootSpec() boot.Spec {
 		s.SocketFDs = append(s.SocketFDs, l.FD)
 	}
 	s.Worker = w
+	mules, spoolers := auxSpecs(cfg.List("mule"), cfg.List("mules"), cfg.List("spooler"), cfg.Int("spooler-processes"))
+	s.Mules, s.Spoolers = mules, spoolers
+	s.SpoolerImports = cfg.List("spooler-import")
+	s.SpoolerFrequency = cfg.Int("spooler-frequency")
+	if m.aux == nil {
+		for i := range mules {
+			m.aux = append(m.aux, &auxProc{kind: "mule", id: i + 1})
+		}
+		for i, d := range spoolers {
+			m.aux = append(m.aux, &auxProc{kind: "spooler", id: i + 1, dir: d})
+		}
+	}
 	return s
 }
 

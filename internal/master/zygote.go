@@ -98,8 +98,11 @@ func (e *zygoteExit) code() int {
 
 // fork asks the zygote for worker id and returns its pid. Workers are
 // re-parented to the master, which is a child subreaper.
-func (z *zygote) fork(id int) (int, error) {
-	if _, err := fmt.Fprintf(z.ctl, "F %d\n", id); err != nil {
+func (z *zygote) fork(id int) (int, error) { return z.forkRole(id, "w") }
+
+// forkRole forks a process of a role: "w" worker, "m" mule, "s" spooler.
+func (z *zygote) forkRole(id int, role string) (int, error) {
+	if _, err := fmt.Fprintf(z.ctl, "F %d %s\n", id, role); err != nil {
 		return 0, fmt.Errorf("zygote: %w", err)
 	}
 	line, err := z.rd.ReadString('\n')

@@ -377,14 +377,21 @@ type Result struct {
 	// Via is "sendfile" or "offload" when a body was sent (LG-2), "" for
 	// HEAD, 304, 416 and refusals.
 	Via string
+	// Pending is set when the socket is non-blocking and its buffer
+	// filled up: finish it in a goroutine (Transfer.Finish). BodyBytes
+	// then counts what went out so far; uWSGI's offload logs
+	// BodyBytes+Pending.Left() at once, with "via offload()".
+	Pending *Transfer
 }
 
 // ErrShortWrite is returned when the client stopped reading before the
 // whole response went out (socket send timeout or reset).
 var ErrShortWrite = errors.New("static: short write")
 
-// Serve answers r with t on the blocking socket fd (the caller set
-// SO_SNDTIMEO on it) and returns the figures of the log line. block is the
+// Serve answers r with t on the socket fd and returns the figures of the
+// log line. On a blocking fd (with SO_SNDTIMEO set by the caller) it sends
+// everything; on a non-blocking fd it sends what fits and returns the rest
+// in Result.Pending. block is the
 // request's variable block (If-Modified-Since, Range, Accept-Encoding are
 // read from it); start is when the request began (Expires is relative to
 // it, as in uWSGI). A write error is returned with the partial Result.
@@ -499,28 +506,136 @@ func (s *Server) Serve(fd int, t *Target, r *proto.Request, block []byte, start 
 		msg = append(msg, "Content-Type: text/plain\r\nContent-Length: 10\r\n\r\nNot Found\n"...)
 		return Result{Status: 404, Headers: 2, HeaderBytes: len(msg) - 10, BodyBytes: 10}, writeAll(fd, msg)
 	}
-	defer unix.Close(f)
-	if err := writeAll(fd, head); err != nil {
-		return res, err
-	}
 	res.Via = s.via
-	off := from
-	for res.BodyBytes < length {
-		w, err := unix.Sendfile(fd, f, &off, int(min(length-res.BodyBytes, 1<<30)))
-		if w > 0 {
-			res.BodyBytes += int64(w)
+	tr := &Transfer{file: f, off: from, left: length, path: path}
+	wrote, err := writeSome(fd, head)
+	if err == unix.EAGAIN {
+		tr.head = head[wrote:]
+		res.Pending = tr
+		return res, nil
+	}
+	if err != nil {
+		tr.Close()
+		return res, fmt.Errorf("write response head: %w", err)
+	}
+	sent, err := tr.send(fd)
+	res.BodyBytes = sent
+	if err == unix.EAGAIN {
+		res.Pending = tr
+		return res, nil
+	}
+	tr.Close()
+	return res, err
+}
+
+// Transfer is the part of a response Serve could not send without
+// blocking: on a non-blocking socket whose buffer is full, Serve returns
+// it in Result.Pending instead of waiting, so the core goes back to work
+// and a goroutine finishes the transfer with Finish (uWSGI's offload
+// threads do the same job, PM-78). The caller owns it and must call Close
+// (Finish does).
+type Transfer struct {
+	head []byte // unsent part of the response head
+	file int
+	off  int64 // next file offset to send
+	left int64 // file bytes still to send
+	path string
+}
+
+// Left is the number of bytes (head and body) still to send.
+func (t *Transfer) Left() int64 { return int64(len(t.head)) + t.left }
+
+// Close releases the file.
+func (t *Transfer) Close() {
+	if t.file >= 0 {
+		unix.Close(t.file)
+		t.file = -1
+	}
+}
+
+// send writes the head remainder, then file bytes with sendfile, until
+// done or the socket would block (EAGAIN, returned as is). It returns the
+// file bytes sent.
+func (t *Transfer) send(fd int) (int64, error) {
+	for len(t.head) > 0 {
+		n, err := writeSome(fd, t.head)
+		t.head = t.head[n:]
+		if err != nil {
+			return 0, err
 		}
+	}
+	var sent int64
+	for t.left > 0 {
+		w, err := unix.Sendfile(fd, t.file, &t.off, int(min(t.left, 1<<30)))
+		if w > 0 {
+			sent += int64(w)
+			t.left -= int64(w)
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return sent, err
+		case err != nil:
+			return sent, fmt.Errorf("sendfile %s: %w", t.path, err)
+		case w == 0: // the file shrank under us
+			return sent, fmt.Errorf("sendfile %s: %w", t.path, ErrShortWrite)
+		}
+	}
+	return sent, nil
+}
+
+// Finish sends the rest through conn (the client socket, non-blocking and
+// registered with Go's netpoller, e.g. an *os.File from os.NewFile or a
+// *net.TCPConn), waiting for writability with the netpoller; each wait is
+// bounded by timeout (socket-timeout). It closes the file and returns the
+// file bytes it sent.
+func (t *Transfer) Finish(conn interface {
+	SyscallConn() (syscall.RawConn, error)
+	SetWriteDeadline(time.Time) error
+}, timeout time.Duration) (int64, error) {
+	defer t.Close()
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("finish %s: %w", t.path, err)
+	}
+	var sent int64
+	for t.Left() > 0 {
+		if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+			return sent, fmt.Errorf("finish %s: %w", t.path, err)
+		}
+		var serr error
+		werr := rc.Write(func(fd uintptr) bool {
+			var n int64
+			n, serr = t.send(int(fd))
+			sent += n
+			return serr != unix.EAGAIN // false: wait until writable, then retry
+		})
+		if werr != nil {
+			return sent, fmt.Errorf("finish %s: %w", t.path, werr)
+		}
+		if serr != nil {
+			return sent, serr
+		}
+	}
+	return sent, nil
+}
+
+// writeSome writes b once (retrying EINTR) and reports what went out.
+func writeSome(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Write(fd, b)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return res, fmt.Errorf("sendfile %s: %w", path, err)
+		if n < 0 {
+			n = 0
 		}
-		if w == 0 { // the file shrank under us
-			return res, fmt.Errorf("sendfile %s: %w", path, ErrShortWrite)
+		if err == nil && n == 0 && len(b) > 0 {
+			return 0, ErrShortWrite
 		}
+		return n, err
 	}
-	return res, nil
 }
 
 func (s *Server) wantGzip(path string) bool {

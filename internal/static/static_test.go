@@ -552,3 +552,86 @@ func TestFileTarget(t *testing.T) { // routing action static:
 		}
 	}
 }
+
+func BenchmarkMatchMiss(b *testing.B) {
+	dir := b.TempDir()
+	s, err := New(Options{Maps: []string{"/static=" + dir}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, _ := parse(b, "GET /app/page?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Match(r)
+	}
+}
+
+// TestPendingTransfer: on a non-blocking socket Serve never waits for a
+// slow reader; the rest goes out from a goroutine with Finish (PM-78).
+func TestPendingTransfer(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	must(t, os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644))
+	s, err := New(Options{Maps: []string{"/s=" + dir}, Offload: true})
+	must(t, err)
+	r, block := parse(t, "GET /s/big.bin HTTP/1.1\r\n\r\n")
+	tg, ok := s.Match(r)
+	if !ok {
+		t.Fatal("no match")
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	must(t, err)
+	must(t, unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10))
+	must(t, unix.SetNonblock(fds[0], true))
+	client := os.NewFile(uintptr(fds[1]), "client")
+	defer client.Close()
+	t0 := time.Now()
+	res, err := s.Serve(fds[0], &tg, r, block, start)
+	must(t, err)
+	if time.Since(t0) > time.Second {
+		t.Errorf("Serve blocked for %v", time.Since(t0))
+	}
+	if res.Pending == nil || res.BodyBytes+res.Pending.Left() != int64(len(big)) || res.Via != "offload" {
+		t.Fatalf("result %+v", res)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	conn := os.NewFile(uintptr(fds[0]), "conn") // non-blocking: netpoller
+	sent, err := res.Pending.Finish(conn, 5*time.Second)
+	must(t, err)
+	conn.Close()
+	body := <-got
+	if res.BodyBytes+sent != int64(len(big)) || !bytes.HasSuffix(body, big) {
+		t.Errorf("sent %d+%d, received %d bytes", res.BodyBytes, sent, len(body))
+	}
+}
+
+func TestPendingTransferTimeout(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "big.bin"), make([]byte, 4<<20), 0o644))
+	s, err := New(Options{Maps: []string{"/s=" + dir}})
+	must(t, err)
+	r, block := parse(t, "GET /s/big.bin HTTP/1.1\r\n\r\n")
+	tg, _ := s.Match(r)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	must(t, err)
+	defer unix.Close(fds[1]) // a client that never reads
+	must(t, unix.SetNonblock(fds[0], true))
+	res, err := s.Serve(fds[0], &tg, r, block, start)
+	must(t, err)
+	if res.Pending == nil {
+		t.Fatal("4 MiB fit in the socket buffer")
+	}
+	conn := os.NewFile(uintptr(fds[0]), "conn")
+	defer conn.Close()
+	t0 := time.Now()
+	if _, err := res.Pending.Finish(conn, 200*time.Millisecond); err == nil {
+		t.Errorf("Finish to a stalled reader returned no error")
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("Finish took %v", d)
+	}
+}

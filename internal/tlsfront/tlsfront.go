@@ -47,15 +47,9 @@ type Config struct {
 	Spec     Spec         // certificate, key, ciphers, client CA
 	Listener net.Listener // the bound TCP listener (plain; TLS is added here)
 
-	// Handoff gives a request to a Python core. fd is the core's end of a
-	// socketpair: a blocking socket (SO_RCVTIMEO = SocketTimeout) the core
-	// owns from then on and closes once the response is written. head is
-	// the complete HTTP/1.x request head, already taken off the socket: the
-	// core treats it as bytes it has read (like a hand-off's pending data),
-	// and only the body, exactly Content-Length bytes, follows on fd.
-	// remoteAddr is the client's IP (REMOTE_ADDR); https is always true
-	// here (HTTPS=on, WP-29). Handoff must not block.
-	Handoff func(fd int, head []byte, remoteAddr string, https bool)
+	// Handoff gives a request to a Python core (see Conn). It must not
+	// block: queue the connection for a core and return.
+	Handoff func(c Conn)
 
 	// Limits and timeouts; zero values take the defaults below.
 	HeaderTimeout  time.Duration // whole request head (default 60 s, http-headers-timeout)
@@ -71,6 +65,24 @@ type Config struct {
 
 	// Log receives server messages (handshake errors, reload failures).
 	Log func(format string, args ...any)
+}
+
+// Conn is one decoded request handed to a core.
+type Conn struct {
+	// FD is the core's end of a socketpair: a blocking socket
+	// (SO_RCVTIMEO = SocketTimeout) the core owns from now on and closes
+	// once the response is written (one request per connection).
+	FD int
+	// Head is the complete HTTP/1.x request head, already taken off the
+	// socket: the core treats it as bytes it has read (like a hand-off's
+	// pending data). Only the body, exactly Content-Length bytes, follows
+	// on FD.
+	Head []byte
+	// RemoteAddr is the client's IP (REMOTE_ADDR), RemotePort its port
+	// (REMOTE_PORT, for the https router front, WP-41).
+	RemoteAddr, RemotePort string
+	// HTTPS is always true: the core adds HTTPS=on (WP-29, WP-41).
+	HTTPS bool
 }
 
 // Server is a running TLS front.
@@ -246,7 +258,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handoffs.Add(1)
-	s.cfg.Handoff(fds[1], appendRequestHead(nil, r, n), clientIP(r.RemoteAddr), true)
+	ip, port := clientAddr(r.RemoteAddr)
+	s.cfg.Handoff(Conn{FD: fds[1], Head: appendRequestHead(nil, r, n), RemoteAddr: ip, RemotePort: port, HTTPS: true})
 	if n > 0 {
 		go io.Copy(conn, body) // the core may answer before reading it all
 	}
@@ -262,8 +275,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	h := w.Header()
+	listed := connectionListed(resp.Header)
 	for k, vs := range resp.Header {
-		if hopHeaders[k] {
+		if hopHeaders[k] || listed[k] {
 			continue
 		}
 		h[k] = vs
@@ -320,9 +334,10 @@ func appendRequestHead(dst []byte, r *http.Request, n int64) []byte {
 		dst = append(dst, r.Host...)
 		dst = append(dst, "\r\n"...)
 	}
+	listed := connectionListed(r.Header)
 	keys := make([]string, 0, len(r.Header))
 	for k := range r.Header {
-		if !hopHeaders[k] && k != "Host" {
+		if !hopHeaders[k] && !listed[k] && k != "Host" {
 			keys = append(keys, k)
 		}
 	}
@@ -343,17 +358,38 @@ func appendRequestHead(dst []byte, r *http.Request, n int64) []byte {
 	return append(dst, "\r\n"...)
 }
 
-func clientIP(remote string) string {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		return remote
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		if v4 := ip.To4(); v4 != nil {
-			return v4.String() // IPv4-mapped IPv6 shown as IPv4 (WP-22)
+// clientAddr splits the peer address; an IPv4-mapped IPv6 address is
+// shown as IPv4 (WP-22).
+// connectionListed returns the headers a Connection header names: they
+// are hop-by-hop too (RFC 9110 §7.6.1).
+func connectionListed(h http.Header) map[string]bool {
+	var m map[string]bool
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[http.CanonicalHeaderKey(name)] = true
 		}
 	}
-	return host
+	return m
+}
+
+func clientAddr(remote string) (ip, port string) {
+	host, port, err := net.SplitHostPort(remote)
+	if err != nil {
+		return remote, ""
+	}
+	if a := net.ParseIP(host); a != nil {
+		if v4 := a.To4(); v4 != nil {
+			return v4.String(), port
+		}
+	}
+	return host, port
 }
 
 type tooLargeError struct{ max int64 }

@@ -119,8 +119,12 @@ type fakeCore struct {
 	done    chan time.Time // when each response was fully written
 }
 
-func (c *fakeCore) handoff(t *testing.T) func(fd int, head []byte, remote string, https bool) {
-	return func(fd int, head []byte, remote string, https bool) {
+func (c *fakeCore) handoff(t *testing.T) func(Conn) {
+	return func(hc Conn) {
+		fd, head, remote, https := hc.FD, hc.Head, hc.RemoteAddr, hc.HTTPS
+		if p, err := strconv.Atoi(hc.RemotePort); err != nil || p <= 0 {
+			t.Errorf("RemotePort %q", hc.RemotePort)
+		}
 		var tv unix.Timeval
 		if err := getRcvTimeo(fd, &tv); err != nil || tv.Sec != 4 {
 			t.Errorf("core end: SO_RCVTIMEO %+v %v, want 4 s", tv, err)
@@ -667,4 +671,39 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("%q -> %+v", v, s)
 		}
 	})
+}
+
+func TestClientAddr(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"127.0.0.1:5000":         {"127.0.0.1", "5000"},
+		"[::ffff:10.0.0.1]:443":  {"10.0.0.1", "443"},
+		"[2001:db8::1]:80":       {"2001:db8::1", "80"},
+		"not-an-address":         {"not-an-address", ""},
+		"[fe80::1%eth0]:1234":    {"fe80::1%eth0", "1234"},
+		"example.invalid:8080":   {"example.invalid", "8080"},
+		"[::ffff:127.0.0.1]:999": {"127.0.0.1", "999"},
+	} {
+		ip, port := clientAddr(in)
+		if ip != want[0] || port != want[1] {
+			t.Errorf("%q: %q %q, want %q", in, ip, port, want)
+		}
+	}
+}
+
+func TestAppendRequestHead(t *testing.T) {
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(
+		"POST /a%20b?x=1 HTTP/1.1\r\nHost: h.example\r\nX-B: 2\r\nX-A: 1\r\nX-A: 3\r\nConnection: keep-alive, X-B\r\n" +
+			"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")))
+	must(t, err)
+	got := string(appendRequestHead(nil, r, 11))
+	// X-B is named by Connection: hop-by-hop, not forwarded.
+	want := "POST /a%20b?x=1 HTTP/1.1\r\nHost: h.example\r\nX-A: 1\r\nX-A: 3\r\nContent-Length: 11\r\n\r\n"
+	if got != want {
+		t.Errorf("head\n got %q\nwant %q", got, want)
+	}
+	r10, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET / HTTP/1.0\r\n\r\n")))
+	must(t, err)
+	if got := string(appendRequestHead(nil, r10, 0)); got != "GET / HTTP/1.0\r\n\r\n" {
+		t.Errorf("HTTP/1.0 head %q", got)
+	}
 }
