@@ -249,16 +249,17 @@ __attribute__((constructor)) static void gosgi_zygote(void) {
 		free(line);
 	}
 
-	char role = 'w';
-	int wid = zygote_loop(ctl, &role);
+	char kind = 'w';
+	int wid = zygote_loop(ctl, &kind);
 
 	// In the forked child from here on.
 	py.PyOS_AfterFork_Child();
-	if (role != 'w') {
+	if (kind != 'w') {
 		// Mules and spoolers are Python loops; they never start Go.
 		reset_signals();
-		setenv("GOSGI_ROLE", role == 'm' ? "mule" : "spooler", 1);
-		_exit(gosgi_python_run_role(role == 'm' ? "mule" : "spooler", wid));
+		const char *name = kind == 'm' ? "mule" : "spooler";
+		setenv("GOSGI_ROLE", name, 1);
+		_exit(gosgi_python_run_role(name, wid));
 	}
 	role = 2;
 	worker_id = wid;
