@@ -185,10 +185,15 @@ func currentPids(log string) map[int]int {
 // TestMasterFifo: PM-35 'p' pauses (PM-28: no new request is answered),
 // 'p' again resumes, 'q' stops gracefully with exit status 0.
 func TestMasterFifo(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	Differential(t, Setup{Args: helloArgs("--processes", "1", "--master-fifo", fifo)}, func(t *testing.T, e *Env) any {
+	Differential(t, Setup{Args: helloArgs("--processes", "1", "--master-fifo", "{dir}/fifo")}, func(t *testing.T, e *Env) any {
 		workerPids(t, e.Srv, 1)
 		e.Srv.Settle()
+		fifo := filepath.Join(e.Vars["dir"], "fifo")
+		for deadline := time.Now().Add(StartTimeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if fi, err := os.Stat(fifo); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+				break
+			}
+		}
 		send := func(cmd string) {
 			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 			if err != nil {
