@@ -9,6 +9,9 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/route"
+	"github.com/gosgi/gosgi/internal/static"
 )
 
 // Bundle is the whole boot payload.
@@ -88,6 +91,10 @@ type Worker struct {
 	LogFormat         string   `json:"log_format,omitempty"`
 	LogFormatStrftime bool     `json:"log_format_strftime,omitempty"`
 	MemoryReport      bool     `json:"memory_report,omitempty"`
+	// Static files served by Go (static-map, check-static, ...), nil when
+	// none is configured; routing rules in configuration order.
+	Static *static.Options `json:"static,omitempty"`
+	Routes []route.Option  `json:"routes,omitempty"`
 }
 
 // Socket is one listening socket a worker serves.
@@ -97,6 +104,7 @@ type Socket struct {
 	Proto      string `json:"proto"` // uwsgi, http, http11, router
 	ServerPort string `json:"server_port"`
 	Unix       bool   `json:"unix"`
+	TLS        string `json:"tls,omitempty"` // https-socket/https spec: addr,cert,key[,ciphers[,ca]]
 }
 
 // Write stores the bundle in a new memfd and returns its descriptor.

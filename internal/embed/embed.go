@@ -64,10 +64,11 @@ func WorkerExit() { C.gosgi_worker_exit() }
 // C memory so the request passed to C holds no Go pointers (cgo rules), and
 // the Go side reads and parses straight into them.
 type Core struct {
-	ID   int
-	Head []byte // read buffer for the request head and the first body bytes
-	Vars []byte // scratch for a uwsgi variable block built from HTTP
-	req  *C.gosgi_req
+	ID    int
+	Head  []byte // read buffer for the request head and the first body bytes
+	Vars  []byte // scratch for a uwsgi variable block built from HTTP
+	extra []byte // C memory for extra response headers
+	req   *C.gosgi_req
 }
 
 // Result is what the C side reports about a finished request.
@@ -82,6 +83,9 @@ type Result struct {
 	WriteError       bool
 	ReadError        bool
 	ContentLengthSet bool
+	// Via names how a body went out when Go answered (static files,
+	// routing): "sendfile", "offload", "route" (LG-2).
+	Via string
 }
 
 // NewCore prepares core id; it must be called on the OS thread that will
@@ -94,12 +98,13 @@ func NewCore(id, headSize, varsSize int) (*Core, error) {
 	c.Head = unsafe.Slice((*byte)(C.malloc(C.size_t(headSize))), headSize)
 	c.Vars = unsafe.Slice((*byte)(C.malloc(C.size_t(varsSize))), varsSize)
 	c.req = (*C.gosgi_req)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gosgi_req{}))))
+	c.extra = unsafe.Slice((*byte)(C.malloc(4096)), 4096)
 	return c, nil
 }
 
 // Call runs app on a request. vars, body, proto and scheme must point into
 // c.Head or c.Vars (C memory).
-func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool) Result {
+func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool, extra []string) Result {
 	r := c.req
 	*r = C.gosgi_req{}
 	r.fd = C.int(fd)
@@ -111,6 +116,18 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 	r.app = C.int(app)
 	if keepalive {
 		r.keepalive = 1
+	}
+	if len(extra) > 0 {
+		buf := c.extra[:0]
+		n := 0
+		for _, h := range extra {
+			if len(buf)+len(h)+2 > cap(buf) {
+				break // more than 4 KiB of added headers: the rest is dropped
+			}
+			buf = append(append(buf, h...), "\r\n"...)
+			n++
+		}
+		r.extra, r.extra_len, r.extra_count = cptr(buf), C.int(len(buf)), C.int(n)
 	}
 	C.gosgi_handle(C.int(c.ID), r)
 	return Result{

@@ -302,6 +302,10 @@ static int send_headers(core_t *c) {
 		if (vt) py.Py_DecRef(vt);
 		r->headers++;
 	}
+	if (r->extra_len > 0) {
+		out_append(c, r->extra, r->extra_len);
+		r->headers += r->extra_count;
+	}
 	out_append(c, "\r\n", 2);
 	r->header_bytes = (int)(c->out_len - start);
 	return 0;

@@ -19,6 +19,9 @@ typedef struct gosgi_req {
 	int scheme_len;
 	int app;                 // index of the app to call
 	int keepalive;           // 1: the connection stays open after the response (do not drain)
+	const char *extra;       // "Name: value\r\n" lines to add to the app's headers (routing)
+	int extra_len;
+	int extra_count;
 	// out
 	int status;              // numeric status sent (500 on an exception before headers)
 	int headers;             // number of headers sent

@@ -29,9 +29,11 @@ import (
 	"github.com/gosgi/gosgi/internal/privs"
 	"github.com/gosgi/gosgi/internal/pyrt"
 	"github.com/gosgi/gosgi/internal/pyworker"
+	"github.com/gosgi/gosgi/internal/route"
 	"github.com/gosgi/gosgi/internal/scoreboard"
 	"github.com/gosgi/gosgi/internal/self"
 	"github.com/gosgi/gosgi/internal/sockets"
+	"github.com/gosgi/gosgi/internal/static"
 	"github.com/gosgi/gosgi/internal/stats"
 )
 
@@ -63,12 +65,15 @@ type Master struct {
 	respawns   []time.Time // recent respawn times, for forkbomb-delay
 	touchMtime map[string]time.Time
 
-	chain       *chain   // chain reload in progress
+	chain       *chain // chain reload in progress
+	static      *static.Options
+	routes      []route.Option
 	paused      bool     // SIGTSTP
 	cheaper     *cheaper // adaptive worker count, nil when off
 	sigs        chan os.Signal
-	aux         []*auxProc // mules and spoolers
-	mounts      []string   // apps' mountpoints, for stats
+	aux         []*auxProc     // mules and spoolers
+	tls         map[int]string // TLS spec of https sockets, by socket index
+	mounts      []string       // apps' mountpoints, for stats
 	queue       stats.QueueMonitor
 	statsServer *stats.Server
 }
@@ -93,7 +98,7 @@ type oldWorker struct {
 
 // Run runs the instance until it stops and returns the exit code.
 func Run(cfg *config.Config, args []string) int {
-	m := &Master{cfg: cfg, argv: args, pid: os.Getpid(), started: time.Now()}
+	m := &Master{cfg: cfg, argv: args, pid: os.Getpid(), started: time.Now(), tls: map[int]string{}}
 	m.sigs = make(chan os.Signal, 64)
 	signal.Notify(m.sigs, masterSignals...)
 	m.reloads, _ = strconv.Atoi(os.Getenv("UWSGI_RELOADS"))
@@ -156,6 +161,9 @@ func (m *Master) run() (int, error) {
 		m.log.Printf("%s", w)
 	}
 	if err := m.writePidfiles(); err != nil {
+		return 1, err
+	}
+	if err := m.checkFronts(); err != nil {
 		return 1, err
 	}
 	// PM-61: privileges go before binding, unless chown-socket needs root
@@ -281,6 +289,42 @@ func (m *Master) daemonize() (bool, error) {
 		return false, fmt.Errorf("daemonize: %w", err)
 	}
 	return true, nil
+}
+
+// checkFronts validates the static-file and routing options once, in the
+// master, and logs their startup lines; workers then build the same
+// tables from the boot bundle.
+func (m *Master) checkFronts() error {
+	o := static.OptionsFrom(m.cfg)
+	var rules []route.Option
+	for _, e := range m.cfg.Entries() {
+		if opt := options.Lookup(e.Key); opt != nil && route.IsRouteOption(opt.Name) {
+			rules = append(rules, route.Option{Name: opt.Name, Value: e.Value})
+		}
+	}
+	if len(rules) > 0 {
+		t, err := route.Compile(rules)
+		if err != nil {
+			return err
+		}
+		for _, msg := range t.Messages() {
+			m.log.Printf("%s", msg)
+		}
+		m.routes = rules
+	}
+	if static.Enabled(&o) || len(rules) > 0 {
+		o.Log = m.log.Printf
+		srv, err := static.New(o)
+		if err != nil {
+			return err
+		}
+		for _, msg := range srv.Messages() {
+			m.log.Printf("%s", msg)
+		}
+		o.Log = nil
+		m.static = &o
+	}
+	return nil
 }
 
 // printPythonVersion answers --python-version (OP-305) with the version of
@@ -535,9 +579,11 @@ func (m *Master) bootSpec() boot.Spec {
 			FD: l.FD, Name: l.Name, Proto: l.Proto,
 			ServerPort: sockets.ServerPort(l.Name),
 			Unix:       l.Network == "unix" || l.Network == "abstract",
+			TLS:        m.tls[l.Index],
 		})
 		s.SocketFDs = append(s.SocketFDs, l.FD)
 	}
+	w.Static, w.Routes = m.static, m.routes
 	s.Worker = w
 	mules, spoolers := auxSpecs(cfg.List("mule"), cfg.List("mules"), cfg.List("spooler"), cfg.Int("spooler-processes"))
 	s.Mules, s.Spoolers = mules, spoolers

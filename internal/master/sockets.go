@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosgi/gosgi/internal/options"
 	"github.com/gosgi/gosgi/internal/sockets"
+	"github.com/gosgi/gosgi/internal/tlsfront"
 )
 
 // socketProto maps socket options to the protocol their workers speak.
@@ -19,9 +20,13 @@ var socketProto = map[string]string{
 	"http-socket":   "http",
 	"http11-socket": "http11",
 	"http":          "router",
+	"https-socket":  "https",
+	"https":         "https-router",
 }
 
-type socketSpec struct{ name, proto string }
+// socketSpec is one configured socket; tls is the whole https value
+// (addr,cert,key[,ciphers[,ca]]) for the TLS fronts, whose name is addr.
+type socketSpec struct{ name, proto, tls string }
 
 // socketSpecs lists the configured sockets in declaration order (PM-65).
 func (m *Master) socketSpecs() []socketSpec {
@@ -46,7 +51,12 @@ func (m *Master) socketSpecs() []socketSpec {
 				proto = defProto
 			}
 		}
-		out = append(out, socketSpec{name: e.Value, proto: proto})
+		spec := socketSpec{name: e.Value, proto: proto}
+		if proto == "https" || proto == "https-router" {
+			spec.tls = e.Value
+			spec.name, _, _ = strings.Cut(e.Value, ",")
+		}
+		out = append(out, spec)
 	}
 	return out
 }
@@ -84,6 +94,12 @@ func (m *Master) setupSockets() error {
 	}
 	used := map[*sockets.Listener]bool{}
 	for i, s := range specs {
+		if s.tls != "" {
+			if _, err := tlsfront.ParseSpec(s.tls); err != nil {
+				return err
+			}
+			m.tls[i] = s.tls
+		}
 		if l := sockets.Match(got.Listeners, s.name); l != nil && !used[l] {
 			used[l] = true
 			l.Index, l.Name, l.Proto = i, s.name, s.proto
@@ -93,8 +109,8 @@ func (m *Master) setupSockets() error {
 			m.listeners = append(m.listeners, l)
 			continue
 		}
-		if s.proto == "https" || strings.HasPrefix(s.name, "=") {
-			return fmt.Errorf("socket %s: %s sockets are not supported yet", s.name, s.proto)
+		if strings.HasPrefix(s.name, "=") {
+			return fmt.Errorf("socket %s: shared sockets (=N) are not supported yet", s.name)
 		}
 		l, err := sockets.Bind(i, s.name, s.proto, opts)
 		if err != nil {

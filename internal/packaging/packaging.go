@@ -122,9 +122,11 @@ func DebInfo(s Spec) *nfpm.Info {
 			Provides:  provides,
 			Conflicts: replaced,
 			Replaces:  replaced,
-			Depends:   []string{"libc6"},
-			Suggests:  []string{"nginx | apache2", "python3"},
-			Contents:  contents,
+			// gosgi dlopens the libpython a config asks for; Debian 12's
+			// default Python is what plugins = python3 selects (P-03).
+			Depends:  []string{"libc6", "python3", "libpython3.11"},
+			Suggests: []string{"nginx | apache2"},
+			Contents: contents,
 			Scripts: nfpm.Scripts{
 				PreInstall:  src("debian/maintscripts/preinst"),
 				PostInstall: src("debian/maintscripts/postinst"),

@@ -90,6 +90,7 @@ func TestBuildDeb(t *testing.T) {
 		"Provides":  "uwsgi (= 2.0.21+gosgi1), uwsgi-core (= 2.0.21+gosgi1), uwsgi-emperor (= 2.0.21+gosgi1), uwsgi-plugin-python3 (= 2.0.21+gosgi1), httpd-wsgi3",
 		"Conflicts": "uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3",
 		"Replaces":  "uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3",
+		"Depends":   "libc6, python3, libpython3.11",
 	}
 	for k, want := range fields {
 		if got := strings.TrimSpace(run("-f", deb, k)); got != want {
@@ -101,13 +102,22 @@ func TestBuildDeb(t *testing.T) {
 	}
 
 	postinst := run("-I", deb, "postinst")
-	for _, want := range []string{"update-alternatives --install /usr/bin/uwsgi uwsgi /usr/bin/gosgi 80", "update-rc.d uwsgi defaults"} {
+	// What the scripts do is checked by installing the package in a
+	// Debian chroot (test/chroot); here, that they are the right ones.
+	for _, want := range []string{
+		"update-alternatives --install /usr/bin/uwsgi uwsgi /usr/bin/gosgi 80",
+		"for s in uwsgi uwsgi-emperor", `update-rc.d "$s" defaults`,
+		"deb-systemd-helper enable", `invoke-rc.d "$s" restart`,
+	} {
 		if !strings.Contains(postinst, want) {
 			t.Errorf("postinst lacks %q", want)
 		}
 	}
-	if preinst := run("-I", deb, "preinst"); !strings.Contains(preinst, "chmod +x /etc/init.d/uwsgi") {
-		t.Error("preinst does not restore +x on /etc/init.d/uwsgi (P-20)")
+	if preinst := run("-I", deb, "preinst"); !strings.Contains(preinst, `chmod +x "/etc/init.d/$s"`) {
+		t.Error("preinst does not restore +x on the init scripts (P-20)")
+	}
+	if prerm := run("-I", deb, "prerm"); !strings.Contains(prerm, "update-alternatives --remove uwsgi /usr/bin/gosgi") {
+		t.Error("prerm does not give /usr/bin/uwsgi back")
 	}
 
 	// Debian's version ordering: gosgi sorts above the package it replaces.

@@ -305,6 +305,28 @@ def _run_imports(names):
 # --------------------------------------------------------------- phases
 
 
+def _opt_list(*names):
+    """Values of the named options (aliases of one option) in config order."""
+    return [e["v"] for e in SPEC.get("opt") or [] if e["k"] in names and not e.get("n")]
+
+
+def _module_aliases():
+    """pymodule-alias = NAME=MODULE_OR_FILE: NAME imports as the target."""
+    for entry in _opt_list("pymodule-alias"):
+        name, sep, target = entry.partition("=")
+        if not sep or not name or not target:
+            log("invalid pymodule-alias %r (want name=module or name=file.py)" % entry)
+            raise SystemExit(1)
+        if target.endswith(".py") or "/" in target:
+            mod = _load_file(target)
+        else:
+            mod = _import_module(target)
+        if mod is None:
+            raise SystemExit(1)
+        sys.modules[name] = mod
+        log("mapped virtual module \"%s\" to \"%s\"" % (name, target))
+
+
 def boot():
     """Runs once in the zygote, before any fork."""
     _setup_stdio()
@@ -318,6 +340,9 @@ def boot():
     _setup_sys_path()
     _make_module("uwsgi", "uwsgi.py")
     _gosgi.set_file_wrapper(FileWrapper)
+    _module_aliases()
+    # shared-import: modules imported once here, before the fork, as import.
+    _run_imports(_opt_list("shared-import", "shared-pyimport", "shared-py-import", "shared-python-import"))
     _run_imports(SPEC.get("imports") or [])
     if not SPEC.get("lazy"):
         load_apps()
@@ -327,11 +352,17 @@ def worker_init(worker_id):
     """Runs in each freshly forked worker, before it serves requests."""
     uwsgi = sys.modules["uwsgi"]
     uwsgi._worker_started(worker_id)
-    hook = getattr(uwsgi, "post_fork_hook", None)
-    if hook is not None:
-        hook()
+    uwsgi._process_started("worker", worker_id)
+    _post_fork()
     if SPEC.get("lazy"):
         load_apps()
+    override = _opt_list("python-worker-override")
+    if override:
+        # The script replaces the request loop; the worker ends with it.
+        rc = _run_script(override[-1])
+        worker_exit()
+        sys.stdout.flush()
+        os._exit(rc)
     _gosgi.set_after_req_hook(getattr(uwsgi, "after_req_hook", None))
     _start_autoreloader(worker_id)
     return {
@@ -391,3 +422,52 @@ def worker_exit():
     hook = getattr(sys.modules.get("uwsgi"), "atexit", None)
     if hook is not None:
         hook()
+
+
+def _post_fork():
+    # PY-49: uwsgi.post_fork_hook (uwsgidecorators' @postfork chain) runs in
+    # every forked child: workers, mules and spoolers.
+    hook = getattr(sys.modules["uwsgi"], "post_fork_hook", None)
+    if hook is not None:
+        hook()
+
+
+def _run_script(path):
+    import runpy
+
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def run_role(role, ident):
+    """Runs in a freshly forked mule or spooler (PM-76, PM-77); the process
+    exits with the returned status, and the master respawns it."""
+    uwsgi = sys.modules["uwsgi"]
+    try:
+        uwsgi._process_started(role, ident)
+        _post_fork()
+        if role == "spooler":
+            names = list(SPEC.get("spooler_imports") or [])
+            names += [n for n in _opt_list("spooler-pyimport", "spooler-py-import", "spooler-python-import")
+                      if n not in names]
+            _run_imports(names)
+            return uwsgi._run_spooler(ident) or 0
+        if role == "mule":
+            rc = uwsgi._run_mule(ident) or 0
+            worker_exit()
+            return rc
+        log("unknown process role %r" % role)
+        return 1
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()

@@ -1,6 +1,14 @@
 # The `uwsgi` module as apps see it under gosgi (spec PY-40..PY-50). Values
 # follow uWSGI 2.0's types: bytes where uWSGI gives bytes (TOP-18). Anything
 # gosgi does not provide raises AttributeError naming docs/compat.md.
+#
+# This file runs once, in the zygote, before any fork: everything shared
+# between workers, mules and spoolers (shared memory for caches, sharedareas
+# and the signal and timer tables; the lock file; the datagram socketpairs
+# that carry uwsgi signals, mule messages and spooler wake-ups) is created
+# here so that every child inherits it. The master (Go) runs no Python, so
+# what uWSGI's master drives (timers, cron, file monitors) is driven by a
+# thread of worker 1 instead.
 import os
 import signal as _signal
 import socket as _socket
@@ -70,14 +78,6 @@ def worker_id():
 
 def masterpid():
     return _spec.get("master_pid", 0) if _spec.get("master") else 0
-
-
-def mule_id():
-    return 0
-
-
-def i_am_the_spooler():
-    return False
 
 
 def log(message):
@@ -187,3 +187,1326 @@ def workers():
             "apps": tuple(apps),
         })
     return tuple(out)
+
+
+# ================================================================ shared
+# Everything below is created at import, in the zygote, before any fork.
+
+import errno as _errno
+import fcntl as _fcntl
+import mmap as _mmap
+import random as _random
+import select as _select
+import struct as _struct
+import tempfile as _tempfile
+import threading as _threading
+import traceback as _traceback
+import zlib as _zlib
+
+
+def _opt_values(name):
+    """The values of an option in config order, as str."""
+    out = []
+    for e in _spec.get("opt") or []:
+        if e["k"] == name:
+            out.append("" if e.get("n") else e["v"])
+    return out
+
+
+def _opt_int(name, default):
+    vals = _opt_values(name)
+    if not vals:
+        return default
+    try:
+        return int(vals[-1])
+    except ValueError:
+        raise ValueError("option %s: %r is not a number" % (name, vals[-1]))
+
+
+def _keyval(text):
+    """uWSGI's key=value,key=value option syntax."""
+    out = {}
+    for part in text.split(","):
+        k, sep, v = part.partition("=")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+_mule_scripts = list(_spec.get("mules") or [])
+_spooler_dirs = list(_spec.get("spoolers") or [])
+_unique_spooler_dirs = []
+for _d in _spooler_dirs:
+    if _d not in _unique_spooler_dirs:
+        _unique_spooler_dirs.append(_d)
+if _spooler_dirs:
+    spoolers = tuple(d.encode() for d in _unique_spooler_dirs)
+
+# Who this process is: set by _process_started after the fork.
+_role = "master"
+_mule_id = 0
+_spooler_id = 0
+
+
+def mule_id():
+    return _mule_id
+
+
+def i_am_the_spooler():
+    return _role == "spooler"
+
+
+# The state page: the signal table (256 x 64 bytes: registered flag, wid of
+# the registering process, target name) and the timer table (64 entries).
+_SIG_ENTRY = 64
+_TIMER_FMT = "<BBxxiiihhhhhH"  # kind, signum, secs, iterations, fired, cron m h d mo wd, pathlen
+_TIMER_HDR = _struct.calcsize(_TIMER_FMT)
+_TIMER_ENTRY = 512
+_MAX_TIMERS = 64
+_TIMERS_OFF = 256 * _SIG_ENTRY
+_PIDS_OFF = _TIMERS_OFF + _MAX_TIMERS * _TIMER_ENTRY  # spooler pids, 8 bytes each
+_STATE_SIZE = _PIDS_OFF + 64 * 8 + 4096
+_state = _mmap.mmap(-1, _STATE_SIZE)
+
+# Locks: POSIX record locks on one byte each of an unlinked file, so a lock
+# held by a killed process is released by the kernel; a threading.Lock per
+# lock serialises the threads of one process (record locks are per process).
+_n_user_locks = _opt_int("locks", 0) + 1
+_lockfile = _tempfile.TemporaryFile(prefix="gosgi-locks-")
+_lock_fd = _lockfile.fileno()
+_CACHE_LOCK_BASE = 1 << 20
+_STATE_LOCK = (1 << 20) - 1
+
+
+class _Lock:
+    def __init__(self, offset):
+        self.offset = offset
+        self.tlock = _threading.RLock()
+        self.depth = 0
+
+    def acquire(self):
+        self.tlock.acquire()
+        if self.depth == 0:
+            while True:
+                try:
+                    _fcntl.lockf(_lock_fd, _fcntl.LOCK_EX, 1, self.offset)
+                    break
+                except InterruptedError:
+                    continue
+        self.depth += 1
+
+    def release(self):
+        if self.depth == 0:
+            return
+        self.depth -= 1
+        if self.depth == 0:
+            _fcntl.lockf(_lock_fd, _fcntl.LOCK_UN, 1, self.offset)
+        self.tlock.release()
+
+    def held_here(self):
+        return self.depth > 0
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+_user_locks = [_Lock(i) for i in range(_n_user_locks)]
+_state_lock = _Lock(_STATE_LOCK)
+
+
+def _user_lock(num):
+    if not isinstance(num, int) or num < 0 or num >= _n_user_locks:
+        raise ValueError("The lock number is out of range (0..%d)" % (_n_user_locks - 1))
+    return _user_locks[num]
+
+
+def lock(num=0):
+    """PY-46: take process-shared lock num (0 always exists; `locks = N` adds N)."""
+    if _role == "spooler":
+        # uWSGI's spooler has no user locks; taking one there is a no-op.
+        return None
+    _user_lock(num).acquire()
+    return None
+
+
+def unlock(num=0):
+    if _role == "spooler":
+        return None
+    _user_lock(num).release()
+    return None
+
+
+def is_locked(num=0):
+    lk = _user_lock(num)
+    if lk.held_here():
+        return True
+    try:
+        _fcntl.lockf(_lock_fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB, 1, lk.offset)
+    except OSError:
+        return True
+    _fcntl.lockf(_lock_fd, _fcntl.LOCK_UN, 1, lk.offset)
+    return False
+
+
+# ------------------------------------------------------------ datagrams
+# One AF_UNIX datagram socketpair per queue. Writers use the non-blocking
+# send end; each process reads only its own queues.
+
+
+def _pair(bufsize=0):
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    if bufsize:
+        for s in (a, b):
+            try:
+                s.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, bufsize)
+                s.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, bufsize)
+            except OSError:
+                pass
+    b.setblocking(False)
+    return a, b  # a: read end, b: write end
+
+
+_sig_any_worker = _pair()
+_sig_workers = {w: _pair() for w in range(1, numproc + 1)}
+_sig_any_mule = _pair()
+_sig_mules = {m: _pair() for m in range(1, len(_mule_scripts) + 1)}
+_sig_spoolers = {s: _pair() for s in range(1, len(_spooler_dirs) + 1)}
+
+_mule_msg_size = _opt_int("mule-msg-size", 65536)
+_mq_any = _pair(4 * _mule_msg_size)
+_mq = {m: _pair(4 * _mule_msg_size) for m in range(1, len(_mule_scripts) + 1)}
+
+# farm = name:1,2 (mule ids)
+_farms = {}
+for _f in _opt_values("farm"):
+    _name, _sep, _ids = _f.partition(":")
+    try:
+        _members = [int(x) for x in _ids.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError("invalid farm definition %r (want name:1,2,...)" % _f)
+    _farms[_name.strip()] = (_members, _pair(4 * _mule_msg_size))
+
+# spooler wake-ups, one per spooler directory
+_spool_wake = {d: _pair() for d in _unique_spooler_dirs}
+
+
+def _send(sock, data):
+    try:
+        sock.send(data)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as e:
+        if e.errno in (_errno.ENOBUFS, _errno.EAGAIN):
+            return False
+        raise
+
+
+# --------------------------------------------------------------- signals
+# PY-45: 256 signal numbers; a handler is a Python callable that exists in
+# the processes that registered it or inherited it (register before the fork
+# to have it everywhere); the shared table records the target so any process
+# can raise the signal.
+
+_handlers = {}
+_signal_cond = _threading.Condition()
+_last_signal = None
+_signal_seq = 0
+
+
+def _check_signum(num):
+    if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num <= 255:
+        raise ValueError("uwsgi signal number must be an integer in 0..255, got %r" % (num,))
+
+
+def _target_socks(target):
+    t = target or ""
+    if t in ("", "worker", "worker0"):
+        return [_sig_any_worker[1]]
+    if t in ("workers", "active-workers"):
+        return [p[1] for p in _sig_workers.values()]
+    if t.startswith("worker") and t[6:].isdigit():
+        n = int(t[6:])
+        if n not in _sig_workers:
+            raise ValueError("signal target %s: there is no worker %d" % (t, n))
+        return [_sig_workers[n][1]]
+    if t in ("mule", "mule0"):
+        if not _sig_mules:
+            raise ValueError("signal target %s: no mule configured" % t)
+        return [_sig_any_mule[1]]
+    if t == "mules":
+        return [p[1] for p in _sig_mules.values()]
+    if t.startswith("mule") and t[4:].isdigit():
+        n = int(t[4:])
+        if n not in _sig_mules:
+            raise ValueError("signal target %s: there is no mule %d" % (t, n))
+        return [_sig_mules[n][1]]
+    if t in ("spooler", "spoolers"):
+        if not _sig_spoolers:
+            raise ValueError("signal target %s: no spooler configured" % t)
+        return [p[1] for p in _sig_spoolers.values()]
+    raise ValueError("unsupported uwsgi signal target %r (gosgi: see docs/compat.md)" % t)
+
+
+def _sig_entry(num):
+    off = num * _SIG_ENTRY
+    flag, wid, tlen = _struct.unpack_from("<BBB", _state, off)
+    if not flag:
+        return None
+    return wid, bytes(_state[off + 3:off + 3 + tlen]).decode()
+
+
+def _current_wid():
+    return _worker_id
+
+
+def register_signal(num, target, handler):
+    """PY-45: register handler for signal num, delivered to target."""
+    _check_signum(num)
+    if not callable(handler):
+        raise ValueError("uwsgi signal handler must be callable")
+    target = target.decode() if isinstance(target, bytes) else str(target or "")
+    _target_socks(target)  # validates
+    tb = target.encode()[:_SIG_ENTRY - 4]
+    with _state_lock:
+        off = num * _SIG_ENTRY
+        _struct.pack_into("<BBB", _state, off, 1, _current_wid() & 0xFF, len(tb))
+        _state[off + 3:off + 3 + len(tb)] = tb
+    _handlers[num] = handler
+    _loader.log("[uwsgi-signal] signum %d registered (wid: %d modifier1: 0 target: %s)"
+                % (num, _current_wid(), target or "default, any worker"))
+    return True
+
+
+def signal_registered(num):
+    _check_signum(num)
+    return True if _sig_entry(num) is not None else None
+
+
+def signal(num, remote=None):
+    """PY-45: raise signal num; its handler runs in the target processes."""
+    _check_signum(num)
+    if remote:
+        raise ValueError("remote uwsgi signals are not provided by gosgi (see docs/compat.md)")
+    entry = _sig_entry(num)
+    socks = _target_socks(entry[1]) if entry else [_sig_any_worker[1]]
+    for s in socks:
+        if not _send(s, bytes([num])):
+            _loader.log("*** SIGNAL QUEUE IS FULL: signal %d lost ***" % num)
+    return None
+
+
+def signal_wait(num=None):
+    """Block until this process receives a uwsgi signal (num, or any)."""
+    if num is not None:
+        _check_signum(num)
+    with _signal_cond:
+        seq = _signal_seq
+        while True:
+            _signal_cond.wait_for(lambda: _signal_seq != seq)
+            seq = _signal_seq
+            if num is None or _last_signal == num:
+                return None
+
+
+def signal_received():
+    return _last_signal
+
+
+def _who():
+    if _role == "mule":
+        return "mule %d" % _mule_id
+    if _role == "spooler":
+        return "spooler %d" % _spooler_id
+    return "worker %d" % _worker_id
+
+
+def _dispatch_signal(num):
+    global _last_signal, _signal_seq
+    with _signal_cond:
+        _last_signal = num
+        _signal_seq += 1
+        _signal_cond.notify_all()
+    handler = _handlers.get(num)
+    if handler is None:
+        _loader.log("error managing signal %d on %s" % (num, _who()))
+        return
+    try:
+        handler(num)
+    except BaseException:
+        _traceback.print_exc()
+
+
+def _signal_socks_for_me():
+    if _role == "worker":
+        socks = [_sig_any_worker[0]]
+        if _worker_id in _sig_workers:
+            socks.append(_sig_workers[_worker_id][0])
+        return socks
+    if _role == "mule":
+        return [_sig_any_mule[0], _sig_mules[_mule_id][0]]
+    if _role == "spooler":
+        return [_sig_spoolers[_spooler_id][0]]
+    return []
+
+
+def _signal_loop(socks):
+    for s in socks:
+        s.setblocking(False)
+    while True:
+        try:
+            ready, _, _ = _select.select(socks, [], [])
+        except InterruptedError:
+            continue
+        for s in ready:
+            try:
+                data = s.recv(16)
+            except (BlockingIOError, InterruptedError):
+                continue  # another process took it
+            for b in data:
+                _dispatch_signal(b)
+
+
+# ---------------------------------------------------------------- timers
+# Timers, red-black timers, cron entries and file monitors live in a shared
+# table; worker 1 runs the thread that fires them (uWSGI's master does).
+
+_T_TIMER, _T_RBTIMER, _T_CRON, _T_FILEMON = 1, 2, 3, 4
+
+
+def _add_timer_entry(kind, num, secs=0, iterations=0, cron=(0, 0, 0, 0, 0), path=b""):
+    _check_signum(num)
+    if len(path) > _TIMER_ENTRY - _TIMER_HDR:
+        raise ValueError("path too long for a file monitor: %r" % path)
+    with _state_lock:
+        for i in range(_MAX_TIMERS):
+            off = _TIMERS_OFF + i * _TIMER_ENTRY
+            if _state[off] == 0:
+                _struct.pack_into(_TIMER_FMT, _state, off, kind, num, secs, iterations, 0, *cron, len(path))
+                _state[off + _TIMER_HDR:off + _TIMER_HDR + len(path)] = path
+                return True
+    raise ValueError("unable to add the timer for signal %d: all %d timer slots are in use" % (num, _MAX_TIMERS))
+
+
+def _check_secs(secs):
+    if not isinstance(secs, int) or isinstance(secs, bool) or secs <= 0:
+        raise ValueError("timer seconds must be a positive integer, got %r" % (secs,))
+
+
+def add_timer(num, secs):
+    """PY-45: raise signal num every secs seconds."""
+    _check_secs(secs)
+    return _add_timer_entry(_T_TIMER, num, secs)
+
+
+def add_rb_timer(num, secs, iterations=0):
+    """PY-45: like add_timer; iterations > 0 stops after that many."""
+    _check_secs(secs)
+    if not isinstance(iterations, int) or iterations < 0:
+        raise ValueError("rb timer iterations must be a non-negative integer")
+    return _add_timer_entry(_T_RBTIMER, num, secs, iterations)
+
+
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 7))
+
+
+def _check_cron(fields):
+    out = []
+    for (name, lo, hi), v in zip(_CRON_RANGES, fields):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError("cron %s must be an integer, got %r" % (name, v))
+        # -1 is "any", -N is "every N" (uWSGI's cron extension).
+        if v < -hi or (v >= 0 and not lo <= v <= hi):
+            raise ValueError("cron %s %d out of range (%d..%d, -1 any, -N every N)" % (name, v, lo, hi))
+        out.append(v)
+    return tuple(out)
+
+
+def add_cron(num, minute, hour, day, month, weekday):
+    """PY-45: raise signal num when the cron spec matches (-1 = any)."""
+    cron = _check_cron((minute, hour, day, month, weekday))
+    return _add_timer_entry(_T_CRON, num, cron=cron)
+
+
+def add_file_monitor(num, path):
+    """PY-45: raise signal num when path (a file or directory) changes."""
+    if isinstance(path, str):
+        path = path.encode()
+    return _add_timer_entry(_T_FILEMON, num, path=path)
+
+
+def _cron_field_match(spec, value):
+    if spec == -1:
+        return True
+    if spec < -1:
+        return value % (-spec) == 0
+    return spec == value
+
+
+def _cron_match(cron, tm):
+    minute, hour, day, month, wday = cron
+    wd = (tm.tm_wday + 1) % 7  # cron: 0 = Sunday; 7 too
+    return (_cron_field_match(minute, tm.tm_min) and _cron_field_match(hour, tm.tm_hour)
+            and _cron_field_match(day, tm.tm_mday) and _cron_field_match(month, tm.tm_mon)
+            and (_cron_field_match(wday, wd) or wday == 7 and wd == 0))
+
+
+def _fstat_key(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def _option_crons():
+    """`cron = MIN HOUR DAY MONTH WEEKDAY COMMAND` entries: run with /bin/sh."""
+    out = []
+    for line in _opt_values("cron"):
+        parts = line.split(None, 5)
+        if len(parts) < 6:
+            _loader.log("invalid cron syntax: %s" % line)
+            continue
+        try:
+            cron = _check_cron(tuple(int(p) for p in parts[:5]))
+        except ValueError as e:
+            _loader.log("invalid cron syntax: %s (%s)" % (line, e))
+            continue
+        out.append((cron, parts[5]))
+    return out
+
+
+def _timer_loop():
+    import subprocess
+
+    state = {}  # slot -> (generation key, next fire / last stat / last minute, fired)
+    crons = _option_crons()
+    last_minute = None
+    while True:
+        now = _time.monotonic()
+        for i in range(_MAX_TIMERS):
+            off = _TIMERS_OFF + i * _TIMER_ENTRY
+            kind, num, secs, iters, _fired, cm, ch, cd, cmo, cw, plen = _struct.unpack_from(_TIMER_FMT, _state, off)
+            if kind == 0:
+                state.pop(i, None)
+                continue
+            key = (kind, num, secs, iters, cm, ch, cd, cmo, cw)
+            st = state.get(i)
+            if st is None or st[0] != key:
+                if kind in (_T_TIMER, _T_RBTIMER):
+                    st = [key, now + secs, 0]
+                elif kind == _T_FILEMON:
+                    path = bytes(_state[off + _TIMER_HDR:off + _TIMER_HDR + plen])
+                    st = [key, (path, _fstat_key(path)), 0]
+                else:
+                    st = [key, None, 0]
+                state[i] = st
+                continue
+            if kind in (_T_TIMER, _T_RBTIMER):
+                if iters and st[2] >= iters:
+                    continue
+                if now >= st[1]:
+                    st[1] += secs
+                    if st[1] <= now:  # late (a long stop): do not fire a burst
+                        st[1] = now + secs
+                    st[2] += 1
+                    _raise_quietly(num)
+            elif kind == _T_FILEMON:
+                path, old = st[1]
+                cur = _fstat_key(path)
+                if cur != old:
+                    st[1] = (path, cur)
+                    _raise_quietly(num)
+        tm = _time.localtime()
+        minute = (tm.tm_year, tm.tm_yday, tm.tm_hour, tm.tm_min)
+        if minute != last_minute:
+            if last_minute is not None:
+                for i, st in list(state.items()):
+                    if st[0][0] == _T_CRON and _cron_match(st[0][4:], tm):
+                        _raise_quietly(st[0][1])
+                for cron, command in crons:
+                    if _cron_match(cron, tm):
+                        p = subprocess.Popen(["/bin/sh", "-c", command])
+                        _loader.log('[uwsgi-cron] running "%s" (pid %d)' % (command, p.pid))
+                        _threading.Thread(target=p.wait, daemon=True).start()
+            last_minute = minute
+        _time.sleep(0.25)
+
+
+def _raise_quietly(num):
+    try:
+        signal(num)
+    except ValueError as e:
+        _loader.log("unable to raise signal %d: %s" % (num, e))
+
+
+# ----------------------------------------------------------------- cache
+# PY-47: cache2 (and the legacy `cache = N`) as a hash table with linear
+# probing in shared memory; one record lock per cache. A slot is state (0
+# empty, 1 used, 2 deleted), key length, value length, expiry, key, value.
+
+_SLOT_HDR = "<BxHIq"
+_SLOT_HDR_SIZE = _struct.calcsize(_SLOT_HDR)
+
+
+class _Cache:
+    def __init__(self, name, items, blocksize, keysize, index):
+        if items <= 0:
+            raise ValueError("cache %s: items must be positive" % name)
+        self.name, self.items, self.blocksize, self.keysize = name, items, blocksize, keysize
+        self.slot = _SLOT_HDR_SIZE + keysize + blocksize
+        self.mem = _mmap.mmap(-1, max(1, items * self.slot))
+        self.lock = _Lock(_CACHE_LOCK_BASE + index)
+
+    def _find(self, key, now):
+        """(slot of key or None, first free slot or None)."""
+        h = _zlib.crc32(key) % self.items
+        free = None
+        for n in range(self.items):
+            i = (h + n) % self.items
+            off = i * self.slot
+            st, klen, vlen, exp = _struct.unpack_from(_SLOT_HDR, self.mem, off)
+            if st == 0:
+                return None, free if free is not None else i
+            if st == 2:
+                if free is None:
+                    free = i
+                continue
+            if klen == len(key) and self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + klen] == key:
+                if exp and exp <= now:
+                    self.mem[off] = 2  # expired: gone
+                    if free is None:
+                        free = i
+                    continue
+                return i, free
+        return None, free
+
+    def get(self, key):
+        with self.lock:
+            i, _ = self._find(key, int(_time.time()))
+            if i is None:
+                return None
+            off = i * self.slot
+            _, klen, vlen, _ = _struct.unpack_from(_SLOT_HDR, self.mem, off)
+            base = off + _SLOT_HDR_SIZE + self.keysize
+            return bytes(self.mem[base:base + vlen])
+
+    def put(self, key, value, expires, overwrite):
+        if len(key) > self.keysize:
+            _loader.log('*** cache "%s": key too long (%d > %d bytes) ***' % (self.name, len(key), self.keysize))
+            return None
+        if len(value) > self.blocksize:
+            _loader.log('*** cache "%s": item too big (%d > %d bytes blocksize) ***'
+                        % (self.name, len(value), self.blocksize))
+            return None
+        now = int(_time.time())
+        with self.lock:
+            i, free = self._find(key, now)
+            if i is not None and not overwrite:
+                return None
+            if i is None:
+                if free is None:
+                    _loader.log('*** DANGER cache "%s" is FULL !!! ***' % self.name)
+                    return None
+                i = free
+            off = i * self.slot
+            exp = now + expires if expires else 0
+            _struct.pack_into(_SLOT_HDR, self.mem, off, 1, len(key), len(value), exp)
+            self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + len(key)] = key
+            base = off + _SLOT_HDR_SIZE + self.keysize
+            self.mem[base:base + len(value)] = value
+            return True
+
+    def delete(self, key):
+        with self.lock:
+            i, _ = self._find(key, int(_time.time()))
+            if i is None:
+                return None
+            self.mem[i * self.slot] = 2
+            return True
+
+    def clear(self):
+        with self.lock:
+            for i in range(self.items):
+                self.mem[i * self.slot] = 0
+        return True
+
+    def keys(self):
+        now = int(_time.time())
+        out = []
+        with self.lock:
+            for i in range(self.items):
+                off = i * self.slot
+                st, klen, _, exp = _struct.unpack_from(_SLOT_HDR, self.mem, off)
+                if st == 1 and not (exp and exp <= now):
+                    out.append(bytes(self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + klen]))
+        return out
+
+    def math(self, key, op, amount, expires):
+        with self.lock:
+            cur = self.get(key)
+            if cur is None:
+                base = 0
+            elif len(cur) == 8:
+                base = _struct.unpack("<q", cur)[0]
+            else:
+                return None
+            try:
+                v = op(base, amount)
+            except ZeroDivisionError:
+                return None
+            v = (v + (1 << 63)) % (1 << 64) - (1 << 63)
+            return self.put(key, _struct.pack("<q", v), expires, True)
+
+
+def _size(text, default):
+    if not text:
+        return default
+    t = text.strip().upper()
+    mult = 1
+    for suffix, m in (("K", 1024), ("M", 1024 * 1024), ("G", 1024 * 1024 * 1024)):
+        if t.endswith(suffix):
+            t, mult = t[:-1], m
+    return int(t) * mult
+
+
+def _build_caches():
+    caches = []
+    legacy = _opt_values("cache")
+    if legacy and legacy[-1]:
+        caches.append(_Cache("default", int(legacy[-1]), _size(_opt_values("cache-blocksize")[-1:] and
+                                                                 _opt_values("cache-blocksize")[-1], 65536),
+                             2048, 0))
+    for text in _opt_values("cache2"):
+        kv = _keyval(text)
+        name = kv.get("name")
+        if not name:
+            raise ValueError("cache2 %r: you have to specify a cache name" % text)
+        caches.append(_Cache(name, int(kv.get("items") or kv.get("maxitems") or 0),
+                             _size(kv.get("blocksize"), 65536), int(kv.get("keysize") or 2048), len(caches)))
+    return caches
+
+
+_caches = _build_caches()
+
+
+def _cache(name):
+    if not _caches:
+        return None
+    if name is None or name == "" or name == b"":
+        return _caches[0]
+    if isinstance(name, bytes):
+        name = name.decode()
+    if "@" in name:
+        raise ValueError("remote caches are not provided by gosgi (see docs/compat.md)")
+    for c in _caches:
+        if c.name == name:
+            return c
+    return None
+
+
+def _b(v, what="value"):
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    if isinstance(v, (bytearray, memoryview)):
+        return bytes(v)
+    raise TypeError("%s must be bytes or str, not %s" % (what, type(v).__name__))
+
+
+def cache_get(key, cache=None):
+    c = _cache(cache)
+    return None if c is None else c.get(_b(key, "key"))
+
+
+def cache_exists(key, cache=None):
+    c = _cache(cache)
+    return None if c is None or c.get(_b(key, "key")) is None else True
+
+
+def cache_set(key, value, expires=0, cache=None):
+    c = _cache(cache)
+    return None if c is None else c.put(_b(key, "key"), _b(value), int(expires or 0), False)
+
+
+def cache_update(key, value, expires=0, cache=None):
+    c = _cache(cache)
+    return None if c is None else c.put(_b(key, "key"), _b(value), int(expires or 0), True)
+
+
+def cache_del(key, cache=None):
+    c = _cache(cache)
+    return None if c is None else c.delete(_b(key, "key"))
+
+
+def cache_clear(cache=None):
+    c = _cache(cache)
+    return None if c is None else c.clear()
+
+
+def cache_keys(cache=None):
+    c = _cache(cache)
+    return None if c is None else c.keys()
+
+
+def cache_num(key, cache=None):
+    c = _cache(cache)
+    v = None if c is None else c.get(_b(key, "key"))
+    if v is None or len(v) != 8:
+        return None if v is None else 0
+    return _struct.unpack("<q", v)[0]
+
+
+def _cache_math(op):
+    def f(key, amount=1, expires=0, cache=None):
+        c = _cache(cache)
+        return None if c is None else c.math(_b(key, "key"), op, int(amount), int(expires or 0))
+    return f
+
+
+cache_inc = _cache_math(lambda a, b: a + b)
+cache_dec = _cache_math(lambda a, b: a - b)
+cache_mul = _cache_math(lambda a, b: a * b)
+cache_div = _cache_math(lambda a, b: a // b)
+
+
+# ------------------------------------------------------------ sharedarea
+# PY-46: `sharedarea = PAGES` (or pages=N / size=N) creates area 0, 1, ...
+
+
+def _build_sharedareas():
+    page = _mmap.PAGESIZE
+    out = []
+    for text in _opt_values("sharedarea"):
+        kv = _keyval(text)
+        if kv:
+            size = _size(kv.get("size"), 0) or int(kv.get("pages") or 1) * page
+        else:
+            size = int(text) * page
+        out.append(_mmap.mmap(-1, size))
+        _loader.log("sharedarea %d created (%d bytes)" % (len(out) - 1, size))
+    return out
+
+
+_sharedareas = _build_sharedareas()
+
+
+def _area(id, pos, length):
+    if not isinstance(id, int) or not 0 <= id < len(_sharedareas):
+        raise ValueError("there is no sharedarea %r" % (id,))
+    area = _sharedareas[id]
+    if pos < 0 or pos + length > len(area):
+        raise ValueError("sharedarea %d: position %d (+%d) out of range (size %d)" % (id, pos, length, len(area)))
+    return area
+
+
+def sharedarea_read(id, pos, length=0):
+    if length <= 0:
+        length = len(_area(id, 0, 0)) - pos
+    area = _area(id, pos, length)
+    return bytes(area[pos:pos + length])
+
+
+def sharedarea_write(id, pos, data):
+    data = _b(data, "data")
+    area = _area(id, pos, len(data))
+    area[pos:pos + len(data)] = data
+    return None
+
+
+def sharedarea_readbyte(id, pos):
+    return _area(id, pos, 1)[pos]
+
+
+def sharedarea_writebyte(id, pos, value):
+    _area(id, pos, 1)[pos] = value & 0xFF
+    return None
+
+
+def _int_helpers(bits, fmt):
+    size = bits // 8
+
+    def read(id, pos):
+        return _struct.unpack_from(fmt, _area(id, pos, size), pos)[0]
+
+    def write(id, pos, value):
+        _struct.pack_into(fmt, _area(id, pos, size), pos, value)
+        return None
+
+    def add(delta_sign):
+        def f(id, pos, amount=1):
+            area = _area(id, pos, size)
+            with _state_lock:
+                v = _struct.unpack_from(fmt, area, pos)[0] + delta_sign * amount
+                mod = 1 << bits
+                v %= mod
+                if fmt[-1].islower() and v >= mod // 2:
+                    v -= mod
+                _struct.pack_into(fmt, area, pos, v)
+            return v
+        return f
+
+    return read, write, add(1), add(-1)
+
+
+(sharedarea_read8, sharedarea_write8, sharedarea_inc8, sharedarea_dec8) = _int_helpers(8, "<b")
+(sharedarea_read16, sharedarea_write16, sharedarea_inc16, sharedarea_dec16) = _int_helpers(16, "<h")
+(sharedarea_read32, sharedarea_write32, sharedarea_inc32, sharedarea_dec32) = _int_helpers(32, "<i")
+(sharedarea_read64, sharedarea_write64, sharedarea_inc64, sharedarea_dec64) = _int_helpers(64, "<q")
+
+
+def sharedarea_memoryview(id):
+    return memoryview(_area(id, 0, 0))
+
+
+def sharedarea_rlock(id):
+    _area(id, 0, 0)
+    _state_lock.acquire()
+
+
+sharedarea_wlock = sharedarea_rlock
+
+
+def sharedarea_unlock(id):
+    _area(id, 0, 0)
+    _state_lock.release()
+
+
+# ----------------------------------------------------------------- mules
+# PY-48, PM-76: mule_msg queues a datagram for mule N, any mule (0/None) or
+# a farm (str); mules read theirs with mule_get_msg().
+
+
+def mule_msg(msg, target=None):
+    msg = _b(msg, "message")
+    if len(msg) > _mule_msg_size:
+        raise ValueError("mule message too big (%d > %d bytes, see mule-msg-size)" % (len(msg), _mule_msg_size))
+    if isinstance(target, (str, bytes)):
+        name = target.decode() if isinstance(target, bytes) else target
+        if name not in _farms:
+            raise ValueError("unknown farm %r" % name)
+        sock = _farms[name][1][1]
+    elif not target:
+        if not _mq:
+            raise ValueError("no mule configured")
+        sock = _mq_any[1]
+    else:
+        if target not in _mq:
+            raise ValueError("invalid mule number %r" % (target,))
+        sock = _mq[target][1]
+    if not _send(sock, msg):
+        _loader.log("*** mule message queue is full: message lost ***")
+        return False
+    return True
+
+
+def farm_msg(farm, msg):
+    return mule_msg(msg, farm if isinstance(farm, (str, bytes)) else str(farm))
+
+
+def _my_farms():
+    return [pair[0] for name, (members, pair) in _farms.items() if _mule_id in members]
+
+
+def mule_get_msg(signals=True, farms=True, buffer_size=65536, timeout=-1):
+    """In a mule: wait for the next message for this mule, any mule or one of
+    its farms. Returns bytes, or None after timeout seconds (>= 0)."""
+    if _role != "mule":
+        raise ValueError("you can receive mule messages only in a mule !!!")
+    socks = [_mq[_mule_id][0], _mq_any[0]] + (_my_farms() if farms else [])
+    for s in socks:
+        s.setblocking(False)
+    deadline = None if timeout is None or timeout < 0 else _time.monotonic() + timeout
+    while True:
+        wait = None if deadline is None else max(0.0, deadline - _time.monotonic())
+        try:
+            ready, _, _ = _select.select(socks, [], [], wait)
+        except InterruptedError:
+            continue
+        if not ready:
+            return None
+        for s in ready:
+            try:
+                return s.recv(max(buffer_size, _mule_msg_size))
+            except (BlockingIOError, InterruptedError):
+                continue
+
+
+def farm_get_msg():
+    """In a mule: the next message of one of its farms, or None."""
+    if _role != "mule":
+        return None
+    for s in _my_farms():
+        try:
+            s.setblocking(False)
+            return s.recv(_mule_msg_size)
+        except BlockingIOError:
+            continue
+    return None
+
+
+def _run_mule(mid):
+    script = _mule_scripts[mid - 1] if 0 < mid <= len(_mule_scripts) else ""
+    if script and script not in ("1", "true"):
+        import runpy
+
+        sys_argv = _sys.argv
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as e:
+            return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            _traceback.print_exc()
+            return 1
+        finally:
+            _sys.argv = sys_argv
+        return 0
+    while True:
+        msg = mule_get_msg()
+        hook = _sys.modules[__name__].__dict__.get("mule_msg_hook")
+        if hook is None:
+            _loader.log("*** mule %d received a %d bytes message ***" % (mid, len(msg)))
+            continue
+        try:
+            hook(msg)
+        except BaseException:
+            _traceback.print_exc()
+
+
+# --------------------------------------------------------------- spooler
+# PM-77, PY-48. A task file is a uwsgi packet (modifier1 17) of the task's
+# key/value pairs, followed by the raw body when there is one.
+
+_SPOOL_PREFIX = "uwsgi_spoolfile_on_"
+_spool_counter = 0
+spooler_frequency = _spec.get("spooler_frequency") or 30
+
+
+def _encode_packet(pairs):
+    out = []
+    for k, v in pairs:
+        if len(k) > 0xFFFF or len(v) > 0xFFFF:
+            raise ValueError("spooler item %r too big (keys and values are at most 65535 bytes)" % k[:32])
+        out.append(_struct.pack("<H", len(k)) + k + _struct.pack("<H", len(v)) + v)
+    data = b"".join(out)
+    if len(data) > 0xFFFF:
+        raise ValueError("spooler task too big (%d bytes, at most 65535 without body)" % len(data))
+    return _struct.pack("<BHB", 17, len(data), 0) + data
+
+
+def _decode_packet(data):
+    """Parse a spool file: (pairs, body). Raises ValueError when damaged."""
+    if len(data) < 4:
+        raise ValueError("truncated header (%d bytes)" % len(data))
+    mod1, size, _mod2 = _struct.unpack_from("<BHB", data, 0)
+    if mod1 != 17:
+        raise ValueError("not a spooler packet (modifier1 %d)" % mod1)
+    if 4 + size > len(data):
+        raise ValueError("truncated packet (%d of %d bytes)" % (len(data) - 4, size))
+    pos, end, pairs = 4, 4 + size, []
+    while pos < end:
+        if pos + 2 > end:
+            raise ValueError("truncated key length at %d" % pos)
+        (kl,) = _struct.unpack_from("<H", data, pos)
+        pos += 2
+        if pos + kl + 2 > end:
+            raise ValueError("truncated key at %d" % pos)
+        k = data[pos:pos + kl]
+        pos += kl
+        (vl,) = _struct.unpack_from("<H", data, pos)
+        pos += 2
+        if pos + vl > end:
+            raise ValueError("truncated value at %d" % pos)
+        pairs.append((k, data[pos:pos + vl]))
+        pos += vl
+    return pairs, data[end:]
+
+
+def spool(*args, **kwargs):
+    """PY-48: write a spooler task; returns its path as bytes."""
+    global _spool_counter
+    if args and isinstance(args[0], dict):
+        task = dict(args[0])
+    elif args:
+        raise ValueError("spooler callable dictionary must contains only bytes")
+    else:
+        task = {}
+    task.update(kwargs)
+    if not _unique_spooler_dirs:
+        raise ValueError("spooler not configured (use the spooler option)")
+    pairs, body = [], b""
+    where = _unique_spooler_dirs[0]
+    priority = None
+    for k, v in task.items():
+        if not isinstance(k, (bytes, str)) or not isinstance(v, (bytes, str)):
+            raise ValueError("spooler callable dictionary must contains only bytes")
+        k, v = _b(k), _b(v)
+        if k == b"body":
+            body = v
+            continue
+        if k == b"spooler":
+            where = os.fsdecode(v)
+        elif k == b"priority":
+            priority = os.fsdecode(v)
+        pairs.append((k, v))
+    data = _encode_packet(pairs) + body
+    directory = where
+    if priority:
+        if not priority.isdigit():
+            raise ValueError("spooler priority must be a number, got %r" % priority)
+        directory = os.path.join(where, priority)
+        os.makedirs(directory, exist_ok=True)
+    _spool_counter += 1
+    now = _time.time()
+    name = "%s%s_%d_%d_%d_%d_%d" % (_SPOOL_PREFIX, _spec["hostname"], os.getpid(), _spool_counter,
+                                   _random.randrange(1 << 31), int(now), int((now % 1) * 1e6))
+    path = os.path.join(directory, name)
+    # Written under a hidden name and renamed, so a spooler never sees half a task.
+    tmp = os.path.join(directory, "." + name)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OSError(e.errno, "unable to write spool file %s: %s" % (path, e.strerror)) from e
+    _loader.log("[spooler] written %d bytes to file %s" % (len(data), path))
+    wake = _spool_wake.get(where)
+    if wake is not None:
+        _send(wake[1], b"w")
+    return path.encode()
+
+
+send_to_spooler = spool
+
+
+def set_spooler_frequency(freq):
+    global spooler_frequency
+    spooler_frequency = int(freq)
+    return True
+
+
+def spooler_jobs():
+    out = []
+    for d in _unique_spooler_dirs:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        out.extend(os.path.join(d, n).encode() for n in names if n.startswith(_SPOOL_PREFIX))
+    return out
+
+
+def spooler_pid():
+    if not _spooler_dirs:
+        return 0
+    return _struct.unpack_from("<q", _state, _PIDS_OFF + 8)[0]
+
+
+def _spool_files(directory):
+    """Task files in directory, then in its numbered priority subdirectories."""
+    try:
+        entries = os.listdir(directory)
+    except OSError as e:
+        _loader.log("[spooler] unable to read %s: %s" % (directory, e))
+        return []
+    files, prios = [], []
+    for n in entries:
+        p = os.path.join(directory, n)
+        if n.startswith(_SPOOL_PREFIX) and not n.endswith(".corrupt"):
+            try:
+                files.append((os.stat(p).st_mtime_ns, n, p))
+            except OSError:
+                pass
+        elif n.isdigit() and os.path.isdir(p):
+            prios.append((int(n), p))
+    out = [p for _, _, p in sorted(files)]
+    for _, p in sorted(prios):
+        out.extend(_spool_files(p))
+    return out
+
+
+def _manage_task(directory, path):
+    name = os.path.basename(path)
+    tag = "[spooler %s pid: %d]" % (directory, os.getpid())
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return  # another spooler took it
+    try:
+        try:
+            _fcntl.lockf(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+        except OSError:
+            return  # being written or managed elsewhere
+        if not os.path.exists(path):
+            return
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read()
+        try:
+            pairs, body = _decode_packet(data)
+        except ValueError as e:
+            aside = path + ".corrupt"
+            _loader.log("%s invalid spool file %s (%s): moved to %s" % (tag, name, e, aside))
+            try:
+                os.rename(path, aside)
+            except OSError as e2:
+                _loader.log("%s unable to move %s aside: %s" % (tag, name, e2))
+            return
+        kv = dict(pairs)
+        at = kv.get(b"at")
+        if at:
+            try:
+                if float(at) > _time.time():
+                    return
+            except ValueError:
+                pass
+        env = {"spooler_task_name": name.encode()}
+        env.update(kv)
+        if body:
+            env["body"] = body
+        _loader.log("%s managing request %s ..." % (tag, name))
+        started = _time.time()
+        fn = _sys.modules[__name__].__dict__.get("spooler")
+        if fn is None:
+            _loader.log("unable to find the spooler function, have you loaded it into the spooler process ?")
+            return
+        try:
+            ret = fn(env)
+        except BaseException:
+            _traceback.print_exc()
+            return
+        if not isinstance(ret, int) or isinstance(ret, bool):
+            return  # like SPOOL_RETRY
+        if ret == SPOOL_OK:
+            try:
+                os.unlink(path)
+            except OSError as e:
+                _loader.log("%s unable to remove %s: %s" % (tag, name, e))
+            _loader.log("%s done with task %s after %d seconds" % (tag, name, int(_time.time() - started)))
+        elif ret == SPOOL_IGNORE:
+            _loader.log("unable to find the spooler function, have you loaded it into the spooler process ?")
+    finally:
+        os.close(fd)
+
+
+def _run_spooler(sid):
+    directory = _spooler_dirs[sid - 1]
+    _struct.pack_into("<q", _state, _PIDS_OFF + 8 * sid, os.getpid())
+    try:
+        os.chdir(directory)
+    except OSError as e:
+        _loader.log("[spooler] unable to chdir to %s: %s" % (directory, e))
+        return 1
+    wake = _spool_wake[directory][0]
+    wake.setblocking(False)
+    while True:
+        for path in _spool_files(directory):
+            _manage_task(directory, path)
+        try:
+            _select.select([wake], [], [], max(1, spooler_frequency))
+        except InterruptedError:
+            pass
+        try:
+            while wake.recv(64):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+
+# ------------------------------------------------------------------- rpc
+# PY-50: local RPC. Functions registered before the fork exist everywhere.
+
+_rpc = {}
+
+
+def register_rpc(name, func, argc=0):
+    bname = _b(name, "rpc name")
+    if len(bname) > 255:
+        _loader.log("the supplied RPC name string is too long, max size is 255")
+        raise ValueError("unable to register rpc function")
+    if not callable(func):
+        raise ValueError("unable to register rpc function")
+    _rpc[bname] = func
+    if _role == "mule":
+        where = "mule %d" % _mule_id
+    elif _role == "spooler":
+        where = "spooler %d" % _spooler_id
+    else:
+        where = "worker %d" % _worker_id
+    _loader.log('registered RPC function "%s" on %s' % (bname.decode("utf-8", "replace"), where))
+    return True
+
+
+def rpc_list():
+    return tuple(_rpc)
+
+
+def call(name, *args):
+    func = _rpc.get(_b(name, "rpc name"))
+    if func is None:
+        raise ValueError("unable to call rpc function")
+    ret = func(*[_b(a, "rpc argument") for a in args])
+    if ret is None:
+        return None
+    return _b(ret, "rpc result")
+
+
+def rpc(node, name, *args):
+    if node not in (None, "", b""):
+        raise ValueError("remote rpc is not provided by gosgi (see docs/compat.md)")
+    return call(name, *args)
+
+
+# --------------------------------------------------------------- harakiri
+
+_user_harakiri = None
+
+
+def set_user_harakiri(seconds):
+    """PY-44: kill this process if the current work lasts more than seconds
+    (0 clears). gosgi arms a timer in the process itself."""
+    global _user_harakiri
+    if _user_harakiri is not None:
+        _user_harakiri.cancel()
+        _user_harakiri = None
+    if not seconds:
+        return None
+
+    def fire():
+        _loader.log("*** HARAKIRI ON %s (pid: %d) ***" % (_who().upper(), os.getpid()))
+        os.kill(os.getpid(), _signal.SIGKILL)
+
+    _user_harakiri = _threading.Timer(int(seconds), fire)
+    _user_harakiri.daemon = True
+    _user_harakiri.start()
+    return None
+
+
+def micros():
+    return int(_time.time() * 1000000)
+
+
+# ------------------------------------------------------------ life cycle
+
+
+def _process_started(role, ident):
+    """Runs first in every forked child (worker, mule, spooler)."""
+    global _role, _mule_id, _spooler_id
+    _role = role
+    if role == "mule":
+        _mule_id = ident
+    elif role == "spooler":
+        _spooler_id = ident
+    socks = _signal_socks_for_me()
+    if socks:
+        _threading.Thread(target=_signal_loop, args=(socks,), name="uwsgi-signals", daemon=True).start()
+    if role == "worker" and ident == 1:
+        _threading.Thread(target=_timer_loop, name="uwsgi-timers", daemon=True).start()

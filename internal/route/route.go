@@ -69,8 +69,8 @@ var actions = map[string]actionKind{
 	"last": actLast, "continue": actLast, "goto": actGoto, "log": actLog, "donotlog": actDoNotLog,
 }
 
-// Rule is one compiled rule.
-type Rule struct {
+// rule is one compiled rule.
+type rule struct {
 	key    string         // request variable matched by re
 	re     *regexp.Regexp // nil for route-if, route-run and labels
 	cond   string         // route-if function ("equal", "exists", ...)
@@ -86,7 +86,7 @@ type Rule struct {
 // Table is a compiled rule list; it is read-only and safe for concurrent
 // use.
 type Table struct {
-	rules    []Rule
+	rules    []rule
 	labels   map[string]int
 	messages []string
 }
@@ -98,7 +98,7 @@ func Compile(opts []Option) (*Table, error) {
 	t := &Table{labels: map[string]int{}}
 	for _, o := range opts {
 		n := len(t.rules)
-		var r Rule
+		var r rule
 		switch {
 		case o.Name == "route-label":
 			r.label = o.Value
@@ -167,7 +167,7 @@ func Compile(opts []Option) (*Table, error) {
 	return t, nil
 }
 
-func (r *Rule) setAction(s string) error {
+func (r *rule) setAction(s string) error {
 	name, arg, _ := strings.Cut(strings.TrimSpace(s), ":")
 	act, ok := actions[name]
 	if !ok {
@@ -412,7 +412,7 @@ func (c *evalCtx) value(key string) []byte {
 }
 
 // match reports whether rule applies and returns its regexp captures.
-func (c *evalCtx) match(rule *Rule) ([][]byte, bool) {
+func (c *evalCtx) match(rule *rule) ([][]byte, bool) {
 	if rule.cond == "" {
 		if rule.re == nil { // route-run
 			return nil, true

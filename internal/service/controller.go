@@ -287,10 +287,46 @@ func (c *Controller) start(inst Instance) Outcome {
 	}
 	time.Sleep(c.Settle)
 	if st, pid := c.match.state(pidfile); st != Running {
-		c.diag(inst, fmt.Errorf("server (pid %d) is not running after start; see %s", pid, c.LogFile(inst)))
+		c.diag(inst, fmt.Errorf("server (pid %d) is not running after start%s; see %s", pid, lastLogLine(c.LogFile(inst)), c.LogFile(inst)))
 		return Failed
 	}
 	return Done
+}
+
+// lastLogLine returns ": <last line>" of an instance log, the server's
+// own reason for exiting in most cases (a bind or setuid error), so the
+// administrator sees it without opening the log; "" if unreadable.
+func lastLogLine(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	// The reason is near the end; 4 KiB holds several lines.
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := st.Size() - 4096
+	if off < 0 {
+		off = 0
+	}
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(buf), "\n"), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return ""
+	}
+	// Control characters (colour codes) would garble the terminal.
+	return ": " + strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, last)
 }
 
 // Argv is the server command line of one instance (C-22): the inherited

@@ -48,7 +48,11 @@ func ConfigID(path, kind string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read config %s: %w", path, err)
 	}
-	return ConfigIDFrom(opt, data, kind)
+	id, err := ConfigIDFrom(opt, data, kind)
+	if err != nil {
+		return "", fmt.Errorf("config %s: %w", path, err)
+	}
+	return id, nil
 }
 
 // ConfigIDFrom is ConfigID on already-read content; opt is the uwsgi
@@ -68,13 +72,13 @@ func ConfigIDFrom(opt string, data []byte, kind string) (string, error) {
 	case "json":
 		var doc map[string]any
 		if err := json.Unmarshal(data, &doc); err != nil {
-			return "", fmt.Errorf("json: %w", err)
+			return "", fmt.Errorf("invalid JSON: %w", err)
 		}
 		return scalarID(doc["uwsgi"], kind), nil
 	case "yaml":
 		var doc map[string]any
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return "", fmt.Errorf("yaml: %w", err)
+			return "", fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		return scalarID(doc["uwsgi"], kind), nil
 	}
@@ -138,6 +142,7 @@ type Owner struct {
 // reported in warn.
 func GuessOwner(config, inherited string) (o Owner, warn error) {
 	var warns []error
+	seen := map[string]bool{}
 	get := func(kind string) string {
 		for _, f := range []string{config, inherited} {
 			if f == "" {
@@ -148,7 +153,11 @@ func GuessOwner(config, inherited string) (o Owner, warn error) {
 			}
 			v, err := ConfigID(f, kind)
 			if err != nil {
-				warns = append(warns, err)
+				// uid and gid come from the same file: say it once.
+				if !seen[err.Error()] {
+					seen[err.Error()] = true
+					warns = append(warns, err)
+				}
 				continue
 			}
 			if v != "" {

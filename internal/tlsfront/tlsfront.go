@@ -53,7 +53,7 @@ type Config struct {
 
 	// Limits and timeouts; zero values take the defaults below.
 	HeaderTimeout  time.Duration // whole request head (default 60 s, http-headers-timeout)
-	BodyTimeout    time.Duration // whole request body (default 60 s, http-timeout)
+	BodyTimeout    time.Duration // whole request body, and each response write (default 60 s, http-timeout)
 	IdleTimeout    time.Duration // between keep-alive requests (default 60 s)
 	ResponseTime   time.Duration // core's response, head to last byte (default: none; harakiri bounds it)
 	MaxHeaderBytes int           // request head (default 4096 + 1024, buffer-size)
@@ -294,6 +294,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	for {
 		m, rerr := resp.Body.Read(buf)
 		if m > 0 {
+			// A client that stops reading is cut off after BodyTimeout
+			// without progress; the goroutine is not held forever.
+			_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.BodyTimeout))
 			if _, werr := w.Write(buf[:m]); werr != nil {
 				return // client gone: sp.close() stops the core's writes
 			}

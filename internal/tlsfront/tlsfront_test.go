@@ -707,3 +707,28 @@ func TestAppendRequestHead(t *testing.T) {
 		t.Errorf("HTTP/1.0 head %q", got)
 	}
 }
+
+// A client that never reads a response larger than the spool is cut off
+// after BodyTimeout: the relay and the core are both released.
+func TestStalledReaderCutOff(t *testing.T) {
+	core := &fakeCore{done: make(chan time.Time, 1)}
+	payload := bytes.Repeat([]byte("y"), 16<<20)
+	core.respond = func(s *seen, w io.Writer) {
+		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(payload))
+		w.Write(payload) // fails once the front gives up
+	}
+	e := start(t, core, func(c *Config) { c.BodyTimeout = 300 * time.Millisecond; c.SpoolBytes = 64 << 10 })
+	conn := e.dialTLS(t)
+	defer conn.Close()
+	_, err := conn.Write([]byte("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"))
+	must(t, err)
+	select {
+	case <-core.done:
+	case <-time.After(8 * time.Second):
+		t.Fatal("core still writing to a stalled client")
+	}
+	// The server still serves others.
+	resp, err := e.client(true).Get("https://" + e.addr + "/after")
+	must(t, err)
+	resp.Body.Close()
+}

@@ -130,6 +130,10 @@ func headComplete(proto string, buf []byte, bufferSize int) bool {
 // connection; it retries while the queue is not drained, to cover a core
 // that went idle just after the check.
 func (w *Worker) wakeCore() {
+	select { // a core without sockets to accept on waits here
+	case w.wake <- struct{}{}:
+	default:
+	}
 	for i := 0; w.ready.n.Load() > 0 && i < 500; i++ {
 		for _, c := range w.cores {
 			if tid := c.tid.Load(); tid > 0 && c.idle.Load() {

@@ -29,15 +29,17 @@ type loop struct {
 
 	conn      conn
 	exception bool // the last request raised (reload-on-exception)
-	sa        unix.RawSockaddrAny
-	addr      []byte // REMOTE_ADDR text of the current connection
-	req       proto.Request
-	hopts     proto.HTTPOptions
-	line      logging.RequestLine
-	extra     logging.RequestExtra // logformat inputs beyond the request line
-	logbuf    []byte
-	http      []byte // C-memory "http" and "https" for wsgi.url_scheme
-	https     []byte
+	// extraHeaders are response headers a routing rule adds (addheader).
+	extraHeaders []string
+	sa           unix.RawSockaddrAny
+	addr         []byte // REMOTE_ADDR text of the current connection
+	req          proto.Request
+	hopts        proto.HTTPOptions
+	line         logging.RequestLine
+	extra        logging.RequestExtra // logformat inputs beyond the request line
+	logbuf       []byte
+	http         []byte // C-memory "http" and "https" for wsgi.url_scheme
+	https        []byte
 }
 
 func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
@@ -45,7 +47,7 @@ func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
 		w:      w,
 		c:      c,
 		cs:     cs,
-		socks:  w.cfg.Sockets,
+		socks:  w.socks,
 		addr:   make([]byte, 0, 64),
 		logbuf: make([]byte, 0, 1024),
 		http:   embed.CBytes("http"),
@@ -75,7 +77,7 @@ func (l *loop) run() {
 			continue
 		}
 		if w.stopping.Load() {
-			if w.inflight.Load() == 0 && w.ready.n.Load() == 0 {
+			if w.inflight.Load() == 0 && w.ready.n.Load() == 0 && w.tlsStopped.Load() {
 				return
 			}
 			time.Sleep(time.Millisecond) // hand-offs still reading: serve them first
@@ -151,6 +153,13 @@ func (l *loop) servePending(p *pending) {
 // SO_RCVTIMEO, so the call returns periodically); with several the master
 // made them non-blocking and poll picks a ready one.
 func (l *loop) accept() (int, *boot.Socket, error) {
+	if len(l.socks) == 0 { // TLS fronts only: connections come from the queue
+		select {
+		case <-l.w.wake:
+		case <-time.After(time.Second):
+		}
+		return -1, nil, unix.EAGAIN
+	}
 	sock := 0
 	if len(l.socks) > 1 {
 		timeout := l.w.cfg.SocketTimeout * 1000
@@ -270,7 +279,8 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 	l.hopts.ServerPort = l.conn.sock.ServerPort
 	l.hopts.RemoteAddr = l.conn.addr
 	l.hopts.RemotePort = l.conn.port
-	l.hopts.Router = l.conn.sock.Proto == "router"
+	l.hopts.Router = l.conn.sock.Proto == "router" || l.conn.sock.Proto == "https-router"
+	l.hopts.HTTPS = l.conn.sock.Proto == "https" || l.conn.sock.Proto == "https-router" // WP-29
 	// Keep-alive fronts refuse heads whose body length is ambiguous
 	// (request smuggling); plain http-socket keeps uWSGI's leniency.
 	l.hopts.RejectAmbiguousLength = l.conn.sock.Proto != "http"
@@ -407,6 +417,14 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	if pipelined {
 		body = body[:r.ContentLength]
 	}
+	l.extraHeaders = nil
+	if l.w.static != nil || l.w.routes != nil {
+		answered, nb := l.routeAndStatic(block, start)
+		if answered {
+			return
+		}
+		block = nb
+	}
 	if len(l.w.mounts) == 0 {
 		l.noApp(fd, block, start)
 		return
@@ -430,8 +448,10 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	if w.cfg.Harakiri > 0 {
 		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
 	}
-	keep := l.conn.sock.Proto != "uwsgi" && l.conn.sock.Proto != "http" && r.KeepAlive && !r.Chunked
-	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep)
+	// Keep-alive fronts: http11-socket and the router (a TLS front's
+	// socketpair carries one request).
+	keep := (l.conn.sock.Proto == "http11" || l.conn.sock.Proto == "router") && r.KeepAlive && !r.Chunked
+	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
 	l.cs.current.Store(nil)
@@ -504,7 +524,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	ln.Start, ln.Duration = start, d
 	ln.Method, ln.URI, ln.Proto = r.Method, r.URI, r.Proto
 	ln.Size = res.BodyBytes
-	ln.Via = ""
+	ln.Via = res.Via
 	if res.Sendfile {
 		ln.Via = "sendfile"
 	}
@@ -590,4 +610,9 @@ func memory() (rss, vsz int64) {
 	}
 	page := int64(unix.Getpagesize())
 	return resident * page, size * page
+}
+
+// parseVarsInto re-parses a rewritten block (routing) into r.
+func parseVarsInto(block []byte, r *proto.Request) error {
+	return proto.ParseVars(block, 0x7fff, r)
 }

@@ -25,7 +25,10 @@ import (
 	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/embed"
 	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/route"
 	"github.com/gosgi/gosgi/internal/scoreboard"
+	"github.com/gosgi/gosgi/internal/static"
+	"github.com/gosgi/gosgi/internal/tlsfront"
 )
 
 // Exit codes understood by the master (PM-11).
@@ -48,6 +51,13 @@ type Worker struct {
 	log     *logging.Logger
 	// logFormat replaces the default request line when logformat is set.
 	logFormat *logging.LogFormat
+	// Fronts answered in Go (gofronts.go); nil when not configured.
+	static     *static.Server
+	routes     *route.Table
+	tlsServers []*tlsfront.Server
+	socks      []boot.Socket // the plain sockets the cores accept on
+	wake       chan struct{}
+	tlsStopped atomic.Bool // the TLS fronts answered their last request
 
 	stopping  atomic.Bool
 	exitCode  atomic.Int32
@@ -85,6 +95,7 @@ func Run() int {
 		cfg:     &b.Spec.Worker,
 		mounts:  embed.Mountpoints(),
 		started: time.Now(),
+		wake:    make(chan struct{}, 1),
 	}
 	w.log = logging.NewLogger(os.Stderr, derefOr(w.cfg.LogDate, ""), w.cfg.LogDate != nil)
 	w.board, err = scoreboard.Map(w.cfg.ScoreboardFD)
@@ -120,6 +131,10 @@ func Run() int {
 	w.cores = make([]*coreState, threads)
 	for i := range w.cores {
 		w.cores[i] = &coreState{}
+	}
+	if w.socks, err = w.setupGoFronts(); err != nil {
+		w.log.Printf("worker %d: %v", w.id, err)
+		return 1
 	}
 	w.handleSignals()
 	go w.watchMaster()
@@ -164,6 +179,12 @@ func (w *Worker) Stop(code int) {
 		return
 	}
 	w.exitCode.Store(int32(code))
+	// TLS fronts stop accepting now and finish their requests, which the
+	// cores still serve: the cores leave only once that is done.
+	go func() {
+		w.stopTLS()
+		w.tlsStopped.Store(true)
+	}()
 	w.idleConns.Range(func(k, _ any) bool {
 		k.(*os.File).SetReadDeadline(time.Now())
 		return true
