@@ -127,6 +127,7 @@ func boolInt(b bool) int64 {
 // requests, then the instance exits 0.
 func (m *Master) gracefulShutdown() int {
 	m.log.Printf("graceful shutdown triggered...")
+	m.stopDaemons()
 	m.killAux()
 	m.zygote.close()
 	m.killWorkers(unix.SIGHUP)

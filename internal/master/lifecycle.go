@@ -167,7 +167,7 @@ func (m *Master) reap() (int, bool) {
 			m.zygote = nil
 			continue
 		}
-		if m.auxDied(pid, ws) {
+		if m.auxDied(pid, ws) || m.daemonDied(pid) {
 			continue
 		}
 		if o, ok := m.old[pid]; ok {
@@ -233,8 +233,9 @@ func (m *Master) workerDied(w *workerSlot, ws unix.WaitStatus) (int, bool) {
 	m.forkbombDelay()
 	if m.zygote == nil {
 		if err := m.restartZygote(); err != nil {
-			m.log.Printf("%v", err)
-			return 1, true
+			// Keep the other workers: a reload after a fix brings it back.
+			m.log.Printf("cannot respawn worker %d: %v", w.id, err)
+			return 0, false
 		}
 	}
 	if err := m.spawn(w, true); err != nil {
@@ -310,6 +311,7 @@ func (m *Master) waitWorkers(mercy time.Duration) {
 // shutdown stops everything (PM-24) and returns the exit code.
 func (m *Master) shutdown() int {
 	m.log.Printf("SIGINT/SIGTERM received...killing workers...")
+	m.stopDaemons()
 	m.killAux()
 	m.zygote.close()
 	m.killWorkers(unix.SIGINT)
@@ -341,6 +343,7 @@ func (m *Master) reload(graceful bool) (int, error) {
 		m.vacuum()
 		return 0, nil
 	}
+	m.stopDaemons()
 	m.killAux()
 	m.zygote.close()
 	m.log.Printf("binary reloading uWSGI...")

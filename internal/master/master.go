@@ -71,7 +71,8 @@ type Master struct {
 	paused      bool     // SIGTSTP
 	cheaper     *cheaper // adaptive worker count, nil when off
 	sigs        chan os.Signal
-	aux         []*auxProc     // mules and spoolers
+	aux         []*auxProc // mules and spoolers
+	daemons     []*attachedDaemon
 	tls         map[int]string // TLS spec of https sockets, by socket index
 	mounts      []string       // apps' mountpoints, for stats
 	queue       stats.QueueMonitor
@@ -128,6 +129,11 @@ func (m *Master) run() (int, error) {
 	}
 	if cfg.Bool("python-version") {
 		return m.printPythonVersion()
+	}
+	if cfg.Has("umask") { // OP-11: octal
+		if v, err := strconv.ParseUint(cfg.String("umask"), 8, 32); err == nil {
+			unix.Umask(int(v))
+		}
 	}
 	if bg, err := m.daemonize(); bg || err != nil {
 		if err != nil {
@@ -200,6 +206,12 @@ func (m *Master) run() (int, error) {
 		return 1, fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
 	}
 	if err := m.startPython(); err != nil {
+		if m.reloads > 0 && os.Getenv("GOSGI_OLD_WORKERS") != "" && m.board != nil {
+			// A reload whose app no longer imports: the workers of the
+			// previous image go on serving the code they have.
+			m.log.Printf("!!! reload failed: %v: the previous workers keep serving; fix the app and reload again !!!", err)
+			return m.keepOldWorkers()
+		}
 		var z *zygoteExit
 		if errors.As(err, &z) {
 			if z.code() == 22 {
@@ -243,6 +255,10 @@ func (m *Master) run() (int, error) {
 	}
 	if err := m.startAux(); err != nil {
 		return 1, err
+	}
+	m.daemons = m.daemonSpecs()
+	for _, d := range m.daemons {
+		m.spawnDaemon(d)
 	}
 	notifyReady()
 	return m.loop()
@@ -363,6 +379,25 @@ func (m *Master) pythonRuntime() (*pyrt.Runtime, error) {
 		return nil, fmt.Errorf("!!! UNABLE to load the python runtime: %w !!!", err)
 	}
 	return rt, nil
+}
+
+// keepOldWorkers makes the previous image's workers this image's workers,
+// when this image could not start Python (a reload of a broken app).
+func (m *Master) keepOldWorkers() (int, error) {
+	m.adoptOldWorkers()
+	m.workers = make([]*workerSlot, m.processes)
+	for i := range m.workers {
+		m.workers[i] = &workerSlot{id: i + 1, cheaped: true}
+	}
+	for pid, o := range m.old {
+		if o.id >= 1 && o.id <= len(m.workers) {
+			w := m.workers[o.id-1]
+			w.pid, w.cheaped, w.spawned, w.everSpawned = pid, false, time.Now(), true
+		}
+		delete(m.old, pid)
+	}
+	m.log.Printf("gracefully (RE)spawned uWSGI master process (pid: %d)", m.pid)
+	return m.loop()
 }
 
 // configuredMounts lists the mountpoints the configuration asks for, in

@@ -39,7 +39,7 @@ func (m *Master) startMonitoring(ctx context.Context) error {
 // snapshot builds the stats document from the scoreboard.
 func (m *Master) snapshot() *stats.Snapshot {
 	mounts := m.mounts
-	return stats.Collect(stats.Instance{
+	s := stats.Collect(stats.Instance{
 		Version:   options.Version,
 		Board:     m.board,
 		Listeners: m.listeners,
@@ -52,4 +52,8 @@ func (m *Master) snapshot() *stats.Snapshot {
 			Paused:       m.board.Header.Paused.Load() == 1,
 		},
 	})
+	for _, d := range m.daemons { // ST-8
+		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.pid, Respawns: d.respawns})
+	}
+	return s
 }
