@@ -302,3 +302,104 @@ func TestStatsCountsRequests(t *testing.T) {
 		return map[string]any{"id": w.ID, "requests": w.Requests, "core_requests": cores, "status": w.Status}
 	})
 }
+
+// TestReloadKeepsServingWhenTheAppBreaks: a reload whose app no longer
+// imports leaves the previous workers serving and says why; the next reload
+// after the fix replaces them.
+func TestReloadKeepsServingWhenTheAppBreaks(t *testing.T) {
+	RequireTools(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	hello, err := os.ReadFile(filepath.Join(AppsDir(t), "hello.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(app, hello, 0o644)
+	e := gosgiEnv(t, []string{"--master", "--processes", "2", "--http-socket", "{http}", "--wsgi-file", app, "--need-app"})
+	workerPids(t, e.Srv, 2)
+	os.WriteFile(app, []byte("raise ImportError('broken on purpose')\n"), 0o644)
+	e.Srv.Signal(t, syscall.SIGHUP)
+	e.Srv.WaitLog(t, `!!! reload failed: .* the previous workers keep serving`, StartTimeout)
+	wantHello(t, e.Addr("http"))
+	os.WriteFile(app, hello, 0o644)
+	e.Srv.Signal(t, syscall.SIGHUP)
+	e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
+	e.Srv.WaitLogCount(t, `worker \d buried after`, 2, StartTimeout)
+	wantHello(t, e.Addr("http"))
+	if code := e.Srv.Stop(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+// TestReloadRunsTheInstalledBinary: a package upgrade replaces the binary
+// under a running instance; SIGHUP re-executes the new file in place (same
+// pid, sockets kept), by the name the instance was started as (C-24, C-31).
+func TestReloadRunsTheInstalledBinary(t *testing.T) {
+	RequireTools(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "uwsgi")
+	copyFile := func() {
+		data, err := os.ReadFile(GosgiBin(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := bin + ".new"
+		if err := os.WriteFile(tmp, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, bin); err != nil { // as dpkg installs files
+			t.Fatal(err)
+		}
+	}
+	copyFile()
+	e := NewEnv(t, Impl{Name: "gosgi", Bin: bin}, Setup{Args: helloArgs("--processes", "1")})
+	workerPids(t, e.Srv, 1)
+	copyFile()
+	e.Srv.Signal(t, syscall.SIGHUP)
+	e.Srv.WaitLog(t, `running `+regexp.QuoteMeta(bin), StartTimeout)
+	e.Srv.WaitLog(t, `gracefully \(RE\)spawned uWSGI master process \(pid: `+fmt.Sprint(e.Srv.Pid())+`\)`, StartTimeout)
+	e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", e.Srv.Pid()))
+	if err != nil || exe != bin {
+		t.Errorf("master runs %q (%v), want the new %s", exe, err, bin)
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", e.Srv.Pid()))
+	if strings.TrimSpace(string(comm)) != "uwsgi" {
+		t.Errorf("process name %q, want uwsgi", comm)
+	}
+	wantHello(t, e.Addr("http"))
+}
+
+// TestAttachDaemon: PM-75, the daemon runs under the master, is listed in
+// stats and is stopped with the instance.
+func TestAttachDaemon(t *testing.T) {
+	e := gosgiEnv(t, helloArgs("--processes", "1", "--attach-daemon", "sleep 1000", "--stats", "{http2}"))
+	e.Srv.WaitLog(t, `\[uwsgi-daemons\] spawning "sleep 1000" \(uid: \d+ gid: \d+\)`, StartTimeout)
+	workerPids(t, e.Srv, 1)
+	c, err := net.DialTimeout("tcp", e.Addr("http2"), RequestTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Daemons []struct {
+			Cmd string `json:"cmd"`
+			Pid int    `json:"pid"`
+		} `json:"daemons"`
+	}
+	c.SetDeadline(time.Now().Add(RequestTimeout))
+	if err := json.NewDecoder(c).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if len(doc.Daemons) != 1 || doc.Daemons[0].Cmd != "sleep 1000" || doc.Daemons[0].Pid == 0 {
+		t.Fatalf("stats daemons = %+v", doc.Daemons)
+	}
+	pid := doc.Daemons[0].Pid
+	if code := e.Srv.Stop(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	e.Srv.WaitLog(t, `\[uwsgi-daemons\] stopping daemon \(pid: \d+\): sleep 1000`, StartTimeout)
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("daemon %d still running after the stop", pid)
+	}
+}
