@@ -98,6 +98,11 @@ func build() error {
 	if err != nil {
 		return err
 	}
+	// Processes inside are found by their /proc/PID/root, which the
+	// kernel reports with symlinks resolved.
+	if shared.work, err = filepath.EvalSymlinks(shared.work); err != nil {
+		return err
+	}
 	for i := range shared.debs {
 		shared.debs[i], err = packaging.BuildDeb(packaging.Spec{
 			Version: packaging.DefaultVersion(i + 1), Arch: "amd64",
@@ -340,6 +345,17 @@ func waitNoWorkers(t *testing.T, r *Root, config string) {
 	}
 }
 
+// checkSSD asks start-stop-daemon what Debian's own scripts would ask
+// (C-24, C-31): start --test finds the master by pidfile and executable
+// (exit 1: already running), stop --test by pidfile and name uwsgi.
+func checkSSD(t *testing.T, r *Root, name string) {
+	t.Helper()
+	pf := "/run/uwsgi/app/" + name + "/pid"
+	expect(t, r, fmt.Sprintf(`start-stop-daemon --start --test --quiet --pidfile %[1]s --exec /usr/bin/uwsgi; echo start=$?
+start-stop-daemon --stop --test --quiet --pidfile %[1]s --name uwsgi; echo stop=$?`, pf),
+		`(?m)^start=1$`, `(?m)^stop=0$`)
+}
+
 // TestInstallServeControl is the issue's end-to-end run on a fresh
 // Debian: apt install the .deb, enable two apps the Debian way, serve them
 // through nginx, drive them with service(8), upgrade, feed it bad input,
@@ -402,6 +418,8 @@ func TestInstallServeControl(t *testing.T) {
 	t.Run("files", func(t *testing.T) {
 		checkRunFiles(t, r, "app", "/usr/bin/gosgi")
 		checkRunFiles(t, r, "flask", "/usr/bin/gosgi")
+		checkSSD(t, r, "app")
+		checkSSD(t, r, "flask")
 		// master + processes + threads reached the server.
 		expect(t, r, "cat /var/log/uwsgi/app/flask.log",
 			`Operational MODE: preforking\+threaded`,
@@ -420,6 +438,17 @@ func TestInstallServeControl(t *testing.T) {
 			t.Errorf("reload changed the master: %s -> %s", pid, got)
 		}
 		wantCurl(t, r, port, "/", `^plain uid=33 name=app ns=app 200$`)
+		checkSSD(t, r, "app")
+
+		// force-reload: SIGTERM is a brutal reload in uWSGI 2.0, same
+		// master again (C-33).
+		expect(t, r, "service uwsgi force-reload app", `^Forced reloading app server\(s\): uwsgi -> \. done\.\n$`)
+		waitReloaded(t, r, "app", 2)
+		if got := pidOf(t, r, "app"); got != pid {
+			t.Errorf("force-reload changed the master: %s -> %s", pid, got)
+		}
+		wantCurl(t, r, port, "/", `^plain uid=33 name=app ns=app 200$`)
+		checkSSD(t, r, "app")
 
 		// restart: a new master (C-35).
 		pid = pidOf(t, r, "flask")
