@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,5 +293,25 @@ func TestDebianDefaults(t *testing.T) {
 	c.WriteShowConfig(&b)
 	if strings.Contains(b.String(), "\napp1 = \n") {
 		t.Errorf("--show-config lists declare-option expansions:\n%s", b.String())
+	}
+}
+
+// Debian's default.ini declares deb-confnamespace=$1; a namespace that is
+// also an option name ("test") must only set the placeholder (CF-27).
+func TestDeclareOptionBareWord(t *testing.T) {
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "d.ini")
+	if err := os.WriteFile(ini, []byte("[uwsgi]\ndeclare-option = deb-confnamespace=$1\nsocket = /run/uwsgi/%(deb-confnamespace)/sock\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load([]string{"uwsgi", "--ini", ini}, []string{"UWSGI_DEB_CONFNAMESPACE=test"}, io.Discard)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.String("socket"); got != "/run/uwsgi/test/sock" {
+		t.Errorf("socket = %q", got)
+	}
+	if cfg.Has("test") {
+		t.Error("the namespace became an option")
 	}
 }

@@ -302,9 +302,12 @@ func (l *loader) expandCustom(e Entry, c custom) error {
 		if piece == "" {
 			continue
 		}
-		k, v, _ := strings.Cut(piece, "=")
+		k, v, hasValue := strings.Cut(piece, "=")
 		k = strings.TrimSpace(k)
-		if options.Lookup(k) == nil && !l.custom[k].declared {
+		// A piece without "=" (Debian's bare "$1", whose value is the
+		// namespace, say "test") names no option to set: it does nothing,
+		// even when the word happens to be an option name.
+		if !hasValue || options.Lookup(k) == nil && !l.custom[k].declared {
 			// uWSGI applies the pieces as options directly; a name that
 			// is not an option (Debian's bare "$1") does nothing.
 			continue

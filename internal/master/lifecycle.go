@@ -54,6 +54,9 @@ func (m *Master) loop() (int, error) {
 	if paths := m.cfg.List("fs-reload"); len(paths) > 0 {
 		go m.watchFsReload(paths, cmds)
 	}
+	if pipe := emperorPipe(); pipe != nil {
+		go m.serveEmperor(pipe, cmds)
+	}
 	// A fast tick retires replaced workers promptly; the uWSGI "cycle"
 	// checks (harakiri, touch files, lifetimes) run every tenth.
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -349,6 +352,9 @@ func (m *Master) reload(graceful bool) (int, error) {
 	m.log.Printf("binary reloading uWSGI...")
 	if err := os.Chdir(m.cwd); err == nil {
 		m.log.Printf("chdir() to %s", m.cwd)
+	}
+	if fd, err := strconv.Atoi(os.Getenv("UWSGI_EMPEROR_FD")); err == nil {
+		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0) // the new image talks to the emperor too
 	}
 	for _, l := range m.listeners {
 		m.log.Printf("found fd %d mapped to socket %d (%s)", l.FD, l.Index, l.Name)

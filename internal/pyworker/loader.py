@@ -68,6 +68,30 @@ def _make_module(name, filename):
     return mod
 
 
+class _BundledModules:
+    """Import hook serving modules shipped in the boot bundle (gosgi's own
+    uwsgidecorators, PY-55): first on sys.meta_path, so an app gets the copy
+    that matches this uwsgi module rather than another server's."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.names:
+            return None
+        import importlib.util
+
+        return importlib.util.spec_from_loader(name, self, origin="<gosgi %s>" % self.names[name])
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        filename = self.names[module.__name__]
+        module.__file__ = "<gosgi %s>" % filename
+        exec(compile(FILES[filename], module.__file__, "exec"), module.__dict__)
+
+
 class FileWrapper:
     """wsgi.file_wrapper: the C side sends .filelike with sendfile() when it
     has a file descriptor, and iterates the wrapper otherwise (PY-32)."""
@@ -339,6 +363,7 @@ def boot():
     log("python threads support enabled")
     _setup_sys_path()
     _make_module("uwsgi", "uwsgi.py")
+    sys.meta_path.insert(0, _BundledModules({"uwsgidecorators": "uwsgidecorators.py"}))
     _gosgi.set_file_wrapper(FileWrapper)
     _module_aliases()
     # shared-import: modules imported once here, before the fork, as import.

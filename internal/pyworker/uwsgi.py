@@ -234,7 +234,8 @@ def _keyval(text):
 
 
 _mule_scripts = list(_spec.get("mules") or [])
-_spooler_dirs = list(_spec.get("spoolers") or [])
+# Absolute: the spooler chdirs into its directory, as uWSGI's does.
+_spooler_dirs = [os.path.abspath(d) for d in _spec.get("spoolers") or []]
 _unique_spooler_dirs = []
 for _d in _spooler_dirs:
     if _d not in _unique_spooler_dirs:
@@ -253,7 +254,7 @@ def mule_id():
 
 
 def i_am_the_spooler():
-    return _role == "spooler"
+    return True if _role == "spooler" else None
 
 
 # The state page: the signal table (256 x 64 bytes: registered flag, wid of
@@ -389,6 +390,7 @@ for _f in _opt_values("farm"):
     except ValueError:
         raise ValueError("invalid farm definition %r (want name:1,2,...)" % _f)
     _farms[_name.strip()] = (_members, _pair(4 * _mule_msg_size))
+    _loader.log("created farm %d name: %s mules:%s" % (len(_farms), _name.strip(), ",".join(map(str, _members))))
 
 # spooler wake-ups, one per spooler directory
 _spool_wake = {d: _pair() for d in _unique_spooler_dirs}
@@ -533,7 +535,7 @@ def _dispatch_signal(num):
         _signal_cond.notify_all()
     handler = _handlers.get(num)
     if handler is None:
-        _loader.log("error managing signal %d on %s" % (num, _who()))
+        _loader.log("%s - error managing signal %d on %s" % (_time.ctime(), num, _who()))
         return
     try:
         handler(num)
@@ -746,8 +748,10 @@ def _raise_quietly(num):
 
 # ----------------------------------------------------------------- cache
 # PY-47: cache2 (and the legacy `cache = N`) as a hash table with linear
-# probing in shared memory; one record lock per cache. A slot is state (0
-# empty, 1 used, 2 deleted), key length, value length, expiry, key, value.
+# probing in shared memory; one record lock per cache. The area starts with
+# the count of used slots; a slot is state (0 empty, 1 used, 2 deleted), key
+# length, value length, expiry, key, value. Like uWSGI's, a cache of N items
+# holds N-1 (its slot 0 is reserved).
 
 _SLOT_HDR = "<BxHIq"
 _SLOT_HDR_SIZE = _struct.calcsize(_SLOT_HDR)
@@ -759,8 +763,17 @@ class _Cache:
             raise ValueError("cache %s: items must be positive" % name)
         self.name, self.items, self.blocksize, self.keysize = name, items, blocksize, keysize
         self.slot = _SLOT_HDR_SIZE + keysize + blocksize
-        self.mem = _mmap.mmap(-1, max(1, items * self.slot))
+        self.mem = _mmap.mmap(-1, 8 + items * self.slot)
         self.lock = _Lock(_CACHE_LOCK_BASE + index)
+
+    def _off(self, i):
+        return 8 + i * self.slot
+
+    def _used(self, delta=0):
+        n = _struct.unpack_from("<q", self.mem, 0)[0] + delta
+        if delta:
+            _struct.pack_into("<q", self.mem, 0, n)
+        return n
 
     def _find(self, key, now):
         """(slot of key or None, first free slot or None)."""
@@ -768,7 +781,7 @@ class _Cache:
         free = None
         for n in range(self.items):
             i = (h + n) % self.items
-            off = i * self.slot
+            off = self._off(i)
             st, klen, vlen, exp = _struct.unpack_from(_SLOT_HDR, self.mem, off)
             if st == 0:
                 return None, free if free is not None else i
@@ -779,6 +792,7 @@ class _Cache:
             if klen == len(key) and self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + klen] == key:
                 if exp and exp <= now:
                     self.mem[off] = 2  # expired: gone
+                    self._used(-1)
                     if free is None:
                         free = i
                     continue
@@ -790,7 +804,7 @@ class _Cache:
             i, _ = self._find(key, int(_time.time()))
             if i is None:
                 return None
-            off = i * self.slot
+            off = self._off(i)
             _, klen, vlen, _ = _struct.unpack_from(_SLOT_HDR, self.mem, off)
             base = off + _SLOT_HDR_SIZE + self.keysize
             return bytes(self.mem[base:base + vlen])
@@ -809,11 +823,12 @@ class _Cache:
             if i is not None and not overwrite:
                 return None
             if i is None:
-                if free is None:
+                if free is None or self._used() >= self.items - 1:
                     _loader.log('*** DANGER cache "%s" is FULL !!! ***' % self.name)
                     return None
                 i = free
-            off = i * self.slot
+                self._used(1)
+            off = self._off(i)
             exp = now + expires if expires else 0
             _struct.pack_into(_SLOT_HDR, self.mem, off, 1, len(key), len(value), exp)
             self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + len(key)] = key
@@ -826,13 +841,15 @@ class _Cache:
             i, _ = self._find(key, int(_time.time()))
             if i is None:
                 return None
-            self.mem[i * self.slot] = 2
+            self.mem[self._off(i)] = 2
+            self._used(-1)
             return True
 
     def clear(self):
         with self.lock:
             for i in range(self.items):
-                self.mem[i * self.slot] = 0
+                self.mem[self._off(i)] = 0
+            _struct.pack_into("<q", self.mem, 0, 0)
         return True
 
     def keys(self):
@@ -840,7 +857,7 @@ class _Cache:
         out = []
         with self.lock:
             for i in range(self.items):
-                off = i * self.slot
+                off = self._off(i)
                 st, klen, _, exp = _struct.unpack_from(_SLOT_HDR, self.mem, off)
                 if st == 1 and not (exp and exp <= now):
                     out.append(bytes(self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + klen]))
@@ -1106,7 +1123,8 @@ def mule_msg(msg, target=None):
 
 
 def farm_msg(farm, msg):
-    return mule_msg(msg, farm if isinstance(farm, (str, bytes)) else str(farm))
+    mule_msg(msg, farm if isinstance(farm, (str, bytes)) else str(farm))
+    return None
 
 
 def _my_farms():
@@ -1250,7 +1268,7 @@ def spool(*args, **kwargs):
             body = v
             continue
         if k == b"spooler":
-            where = os.fsdecode(v)
+            where = os.path.abspath(os.fsdecode(v))
         elif k == b"priority":
             priority = os.fsdecode(v)
         pairs.append((k, v))
@@ -1435,13 +1453,11 @@ def register_rpc(name, func, argc=0):
     if not callable(func):
         raise ValueError("unable to register rpc function")
     _rpc[bname] = func
-    if _role == "mule":
-        where = "mule %d" % _mule_id
-    elif _role == "spooler":
-        where = "spooler %d" % _spooler_id
+    shown = bname.decode("utf-8", "replace")
+    if _role == "master":
+        _loader.log('registered shared/inherited RPC function "%s"' % shown)
     else:
-        where = "worker %d" % _worker_id
-    _loader.log('registered RPC function "%s" on %s' % (bname.decode("utf-8", "replace"), where))
+        _loader.log('registered RPC function "%s" on %s' % (shown, _who()))
     return True
 
 
@@ -1510,3 +1526,15 @@ def _process_started(role, ident):
         _threading.Thread(target=_signal_loop, args=(socks,), name="uwsgi-signals", daemon=True).start()
     if role == "worker" and ident == 1:
         _threading.Thread(target=_timer_loop, name="uwsgi-timers", daemon=True).start()
+
+
+def in_farm(name=None):
+    """In a mule: True when it belongs to farm name (any farm without name)."""
+    if _role != "mule":
+        return None
+    if isinstance(name, bytes):
+        name = name.decode()
+    for fname, (members, _) in _farms.items():
+        if _mule_id in members and (name is None or name == fname):
+            return True
+    return None

@@ -83,6 +83,7 @@ func Inherit(o *InheritOptions) (*Inherited, error) {
 	res := &Inherited{}
 	seen := map[int]bool{}
 	next := 0
+	verb := "inherited" // across a re-exec; systemd's are "attached to" (S-30)
 	add := func(l *Listener) {
 		l.Inherited = true
 		l.log = o.Log
@@ -97,7 +98,7 @@ func Inherit(o *InheritOptions) (*Inherited, error) {
 		if l.Network == "unix" || l.Network == "abstract" {
 			family = "UNIX"
 		}
-		logf("uwsgi %ssocket %d inherited %s address %s fd %d", l.sharedWord(), l.Index, family, l.Addr, l.FD)
+		logf("uwsgi %ssocket %d %s %s address %s fd %d", l.sharedWord(), l.Index, verb, family, l.Addr, l.FD)
 	}
 
 	if v := env[EnvSockets]; v != "" {
@@ -123,6 +124,7 @@ func Inherit(o *InheritOptions) (*Inherited, error) {
 			return nil, fmt.Errorf("systemd socket activation: invalid LISTEN_FDS %q", env["LISTEN_FDS"])
 		}
 		res.Systemd = true
+		verb = "attached to"
 		logf("- SystemD socket activation detected -")
 		for fd := 3; fd < 3+n; fd++ {
 			if seen[fd] {

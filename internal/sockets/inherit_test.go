@@ -177,8 +177,8 @@ func TestInheritSystemd(t *testing.T) {
 	report := runHelper(t, cmd, [][2]string{{"tcp", tcp.Addr}, {"unix", path}})
 	expectLines(t, report,
 		"log: - SystemD socket activation detected -",
-		fmt.Sprintf("log: uwsgi socket 0 inherited INET address %s fd 3", tcp.Addr),
-		fmt.Sprintf("log: uwsgi socket 1 inherited UNIX address %s fd 4", path),
+		fmt.Sprintf("log: uwsgi socket 0 attached to INET address %s fd 3", tcp.Addr), // S-30
+		fmt.Sprintf("log: uwsgi socket 1 attached to UNIX address %s fd 4", path),
 		"systemd: true",
 		fmt.Sprintf("listener: 0  tcp %s %s shared=false inherited=true cloexec=true", tcp.Addr, tcp.Addr),
 		fmt.Sprintf("listener: 1  unix %s %s shared=false inherited=true cloexec=true", path, path),
