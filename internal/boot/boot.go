@@ -94,7 +94,15 @@ type Worker struct {
 	// Static files served by Go (static-map, check-static, ...), nil when
 	// none is configured; routing rules in configuration order.
 	Static *static.Options `json:"static,omitempty"`
-	Routes []route.Option  `json:"routes,omitempty"`
+	// AddHeaders are added to every app response (add-header).
+	AddHeaders []string `json:"add_headers,omitempty"`
+	// With disable-logging, requests that match one of these are still
+	// logged (log-4xx, log-5xx, log-slow ms, log-big bytes, log-zero,
+	// log-ioerror).
+	Log4xx, Log5xx, LogZero, LogIOError bool
+	LogSlow                             int64
+	LogBig                              int64
+	Routes                              []route.Option `json:"routes,omitempty"`
 }
 
 // Socket is one listening socket a worker serves.

@@ -608,6 +608,13 @@ func (m *Master) bootSpec() boot.Spec {
 		LogFormat:         cfg.String("logformat"),
 		LogFormatStrftime: cfg.Bool("logformat-strftime"),
 		MemoryReport:      cfg.Bool("memory-report"),
+		AddHeaders:        cfg.List("add-header"),
+		Log4xx:            cfg.Bool("log-4xx"),
+		Log5xx:            cfg.Bool("log-5xx"),
+		LogZero:           cfg.Bool("log-zero"),
+		LogIOError:        cfg.Bool("log-ioerror"),
+		LogSlow:           int64(cfg.Int("log-slow")),
+		LogBig:            int64(cfg.Int("log-big")),
 	}
 	for _, l := range m.listeners {
 		w.Sockets = append(w.Sockets, boot.Socket{

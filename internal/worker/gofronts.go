@@ -126,7 +126,9 @@ func (l *loop) routeAndStatic(block []byte, start time.Time) (answered bool, out
 		for _, msg := range d.Logs {
 			w.log.Printf("%s", msg)
 		}
-		l.extraHeaders = d.AddHeaders
+		if len(d.AddHeaders) > 0 {
+			l.extraHeaders = append(append([]string(nil), w.cfg.AddHeaders...), d.AddHeaders...)
+		}
 		switch d.Outcome {
 		case route.Respond:
 			l.respondRoute(&d, block, start)

@@ -417,7 +417,7 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	if pipelined {
 		body = body[:r.ContentLength]
 	}
-	l.extraHeaders = nil
+	l.extraHeaders = l.w.cfg.AddHeaders
 	if l.w.static != nil || l.w.routes != nil {
 		answered, nb := l.routeAndStatic(block, start)
 		if answered {
@@ -509,7 +509,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	if app >= 0 {
 		appReq = w.appCounts[app].Add(1)
 	}
-	if w.cfg.DisableLogging {
+	if w.cfg.DisableLogging && !l.logAnyway(res, d) {
 		return
 	}
 	r := &l.req
@@ -545,6 +545,22 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	}
 	l.logbuf = buf
 	unix.Write(2, buf)
+}
+
+// logAnyway reports whether a request is logged despite disable-logging
+// (log-4xx, log-5xx, log-slow, log-big, log-zero, log-ioerror).
+func (l *loop) logAnyway(res *embed.Result, d time.Duration) bool {
+	c := l.w.cfg
+	switch {
+	case c.Log4xx && res.Status >= 400 && res.Status < 500,
+		c.Log5xx && res.Status >= 500,
+		c.LogSlow > 0 && d.Milliseconds() >= c.LogSlow,
+		c.LogBig > 0 && res.BodyBytes >= c.LogBig,
+		c.LogZero && res.BodyBytes == 0,
+		c.LogIOError && (res.WriteError || res.ReadError):
+		return true
+	}
+	return false
 }
 
 // maybeRecycle ends the worker after max-requests, or once its memory
