@@ -96,6 +96,8 @@ type Worker struct {
 	Static *static.Options `json:"static,omitempty"`
 	// AddHeaders are added to every app response (add-header).
 	AddHeaders []string `json:"add_headers,omitempty"`
+	// ReqLogger receives the request lines instead of the log (req-logger).
+	ReqLogger string `json:"req_logger,omitempty"`
 	// With disable-logging, requests that match one of these are still
 	// logged (log-4xx, log-5xx, log-slow ms, log-big bytes, log-zero,
 	// log-ioerror).

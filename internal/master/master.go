@@ -7,6 +7,7 @@
 package master
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/config"
 	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/logsink"
 	"github.com/gosgi/gosgi/internal/options"
 	"github.com/gosgi/gosgi/internal/plugins"
 	"github.com/gosgi/gosgi/internal/privs"
@@ -442,6 +444,13 @@ func (m *Master) setupLogging() error {
 		unix.Dup2(int(f.Fd()), 2)
 		f.Close()
 	}
+	// logger (LG-24): the first one takes the instance's log; req-logger
+	// goes to the workers (request lines only).
+	if loggers := cfg.List("logger"); len(loggers) > 0 && m.reloads == 0 {
+		if err := m.attachLogger(loggers[0]); err != nil {
+			return err
+		}
+	}
 	dateFmt, dated := "", false
 	if cfg.Has("log-date") {
 		dateFmt, dated = cfg.String("log-date"), true
@@ -609,6 +618,7 @@ func (m *Master) bootSpec() boot.Spec {
 		LogFormatStrftime: cfg.Bool("logformat-strftime"),
 		MemoryReport:      cfg.Bool("memory-report"),
 		AddHeaders:        cfg.List("add-header"),
+		ReqLogger:         cfg.String("req-logger"),
 		Log4xx:            cfg.Bool("log-4xx"),
 		Log5xx:            cfg.Bool("log-5xx"),
 		LogZero:           cfg.Bool("log-zero"),
@@ -700,6 +710,37 @@ func numCPU() int {
 		return set.Count()
 	}
 	return 1
+}
+
+// attachLogger makes the logger the stderr (and stdout) of the master and
+// of every process it starts: a file directly, other targets through a pipe
+// the master copies line by line.
+func (m *Master) attachLogger(spec string) error {
+	w, err := logsink.Open(spec)
+	if err != nil {
+		return err
+	}
+	if f, ok := w.(*os.File); ok {
+		unix.Dup2(int(f.Fd()), 1)
+		unix.Dup2(int(f.Fd()), 2)
+		f.Close()
+		return nil
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("logger %s: %w", spec, err)
+	}
+	unix.Dup2(int(pw.Fd()), 1)
+	unix.Dup2(int(pw.Fd()), 2)
+	pw.Close()
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			w.Write(append(sc.Bytes(), '\n'))
+		}
+	}()
+	return nil
 }
 
 // vacuum removes what the instance created (PM-67).

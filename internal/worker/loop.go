@@ -544,6 +544,10 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 		buf = logging.AppendRequestLine(buf, ln)
 	}
 	l.logbuf = buf
+	if w.reqLog != nil {
+		w.reqLog.Write(buf)
+		return
+	}
 	unix.Write(2, buf)
 }
 

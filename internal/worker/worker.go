@@ -13,6 +13,7 @@ package worker
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -25,6 +26,7 @@ import (
 	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/embed"
 	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/logsink"
 	"github.com/gosgi/gosgi/internal/route"
 	"github.com/gosgi/gosgi/internal/scoreboard"
 	"github.com/gosgi/gosgi/internal/static"
@@ -56,6 +58,7 @@ type Worker struct {
 	routes     *route.Table
 	tlsServers []*tlsfront.Server
 	socks      []boot.Socket // the plain sockets the cores accept on
+	reqLog     io.Writer     // req-logger, nil: request lines go to the log (fd 2)
 	wake       chan struct{}
 	tlsStopped atomic.Bool // the TLS fronts answered their last request
 
@@ -131,6 +134,14 @@ func Run() int {
 	w.cores = make([]*coreState, threads)
 	for i := range w.cores {
 		w.cores[i] = &coreState{}
+	}
+	if spec := w.cfg.ReqLogger; spec != "" {
+		rl, err := logsink.Open(spec)
+		if err != nil {
+			w.log.Printf("req-logger: %v", err)
+			return 1
+		}
+		w.reqLog = rl
 	}
 	if w.socks, err = w.setupGoFronts(); err != nil {
 		w.log.Printf("worker %d: %v", w.id, err)

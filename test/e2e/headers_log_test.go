@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,4 +28,39 @@ func TestAddHeaderAndLogFilters(t *testing.T) {
 		}
 		return Summarise(r, "Date")
 	})
+}
+
+// TestLoggers: logger = file:... takes the instance's log and req-logger
+// = file:... the request lines only (LG-24); the logfile plugin is built
+// into gosgi.
+func TestLoggers(t *testing.T) {
+	dir := t.TempDir()
+	all, req := filepath.Join(dir, "all.log"), filepath.Join(dir, "req.log")
+	RequireTools(t)
+	// The log goes to the file: readiness is read there, not on stderr.
+	e := NewEnv(t, Impl{Name: "gosgi", Bin: GosgiBin(t)}, Setup{Ready: "-",
+		Args: helloArgs("--processes", "1", "--logger", "file:"+all, "--req-logger", "file:"+req)})
+	deadline := time.Now().Add(StartTimeout)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(all); strings.Contains(string(b), "spawned uWSGI worker 1") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantHello(t, e.Addr("http"))
+	var reqs string
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(req)
+		if reqs = string(b); strings.Contains(reqs, "GET /") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(reqs, "] GET / => generated") {
+		t.Errorf("req-logger file has %q", reqs)
+	}
+	b, _ := os.ReadFile(all)
+	if !strings.Contains(string(b), "spawned uWSGI master process") || strings.Contains(string(b), "GET /") {
+		t.Errorf("logger file must have the server messages and no request line:\n%s", b)
+	}
 }
