@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/gosgi/gosgi/internal/config"
 	"github.com/gosgi/gosgi/internal/embed"
@@ -16,7 +17,13 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args))
+	// os.Args strings share memory with the process title (embed.SetTitle):
+	// keep a copy of our own.
+	args := make([]string, len(os.Args))
+	for i, a := range os.Args {
+		args[i] = strings.Clone(a)
+	}
+	os.Exit(run(args))
 }
 
 func run(args []string) int {

@@ -49,6 +49,7 @@ type Spec struct {
 	Opt        []Opt             `json:"opt"`
 	Magic      map[string]string `json:"magic,omitempty"`
 	Board      map[string]int    `json:"board"` // scoreboard layout (scoreboard.Layout)
+	Titles     Titles            `json:"titles"`
 	// Mules: one entry per mule, its script or "" (PM-76). Spoolers: the
 	// directory of each spooler process, ids 1..N in this order (PM-77).
 	Mules            []string `json:"mules,omitempty"`
@@ -59,6 +60,32 @@ type Spec struct {
 	PyAutoreload       int      `json:"py_autoreload,omitempty"`
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
 	Worker             Worker   `json:"worker"`
+}
+
+// Titles are the process titles of procname, procname-prefix(-spaced) and
+// auto-procname (OP-85..OP-88).
+type Titles struct {
+	Auto     bool   `json:"auto,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	Procname string `json:"procname,omitempty"`
+	Master   string `json:"master,omitempty"`
+}
+
+// For returns the title of a process ("master", "worker 3"...), or "" to
+// leave the command line as it is.
+func (t Titles) For(role string) string {
+	base := ""
+	switch {
+	case role == "master" && t.Master != "":
+		base = t.Master
+	case t.Procname != "":
+		base = t.Procname
+	case t.Auto || t.Prefix != "":
+		base = "uWSGI " + role
+	default:
+		return ""
+	}
+	return t.Prefix + base
 }
 
 // Opt is one configuration entry as uwsgi.opt shows it (PY-41).

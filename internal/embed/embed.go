@@ -57,6 +57,15 @@ func SetScoreboard(mem []byte) {
 	C.gosgi_set_scoreboard(unsafe.Pointer(&mem[0]), C.size_t(len(mem)))
 }
 
+// SetTitle sets the process title ps shows (procname, auto-procname). It
+// overwrites the original argv memory, which os.Args strings share: copy
+// what is still needed first.
+func SetTitle(title string) {
+	cs := C.CString(title)
+	C.gosgi_set_title(cs)
+	C.free(unsafe.Pointer(cs))
+}
+
 // WorkerExit runs the app's atexit hooks; call it once, when the worker stops.
 func WorkerExit() { C.gosgi_worker_exit() }
 

@@ -48,6 +48,7 @@ const char *gosgi_app_mountpoint(int i, int *len);
 void gosgi_worker_exit(void);    // atexit hooks, called once when the worker stops
 long gosgi_after_request(int core); // uwsgi.after_req_hook, if any
 int gosgi_harakiri_reply(int core);
-void gosgi_set_scoreboard(void *p, size_t n); // shared scoreboard, for uwsgi.workers()  // 504 for a stuck request, from another thread
+void gosgi_set_scoreboard(void *p, size_t n); // shared scoreboard, for uwsgi.workers()
+void gosgi_set_title(const char *title);        // process title shown by ps  // 504 for a stuck request, from another thread
 
 #endif

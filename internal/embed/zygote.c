@@ -198,9 +198,23 @@ static wchar_t *wide(const char *s) {
 	return s && *s ? py.Py_DecodeLocale(s, NULL) : NULL;
 }
 
-__attribute__((constructor)) static void gosgi_zygote(void) {
+extern void gosgi_save_argv(int argc, char **argv);
+extern void gosgi_set_title(const char *title);
+
+__attribute__((constructor)) static void gosgi_zygote(int argc, char **argv, char **envp) {
+	(void)envp;
+	gosgi_save_argv(argc, argv);
 	const char *r = getenv("GOSGI_ROLE");
 	if (!r || strcmp(r, "zygote") != 0) return;
+	const char *title = getenv("GOSGI_TITLE");
+	if (title && *title) gosgi_set_title(title);
+	unsetenv("GOSGI_TITLE");
+	// The workers' title, with \001 standing for the worker id, is set in
+	// each child before anything can look at it.
+	static char worker_title[512];
+	const char *wt = getenv("GOSGI_TITLE_WORKER");
+	if (wt) snprintf(worker_title, sizeof worker_title, "%s", wt);
+	unsetenv("GOSGI_TITLE_WORKER");
 
 	master_pid = (pid_t)env_int("GOSGI_MASTER_PID", 0);
 	int ctl = env_int("GOSGI_CTL_FD", -1);
@@ -263,6 +277,15 @@ __attribute__((constructor)) static void gosgi_zygote(void) {
 	}
 	role = 2;
 	worker_id = wid;
+	if (worker_title[0]) {
+		char t[600];
+		const char *mark = strchr(worker_title, '\001');
+		if (mark)
+			snprintf(t, sizeof t, "%.*s%d%s", (int)(mark - worker_title), worker_title, wid, mark + 1);
+		else
+			snprintf(t, sizeof t, "%s", worker_title);
+		gosgi_set_title(t);
+	}
 	char idbuf[16];
 	snprintf(idbuf, sizeof idbuf, "%d", wid);
 	setenv("GOSGI_ROLE", "worker", 1);

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/config"
+	"github.com/gosgi/gosgi/internal/embed"
 	"github.com/gosgi/gosgi/internal/logging"
 	"github.com/gosgi/gosgi/internal/logsink"
 	"github.com/gosgi/gosgi/internal/options"
@@ -155,6 +156,9 @@ func (m *Master) run() (int, error) {
 	}
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
+	if title := m.titles().For("master"); title != "" {
+		embed.SetTitle(title)
+	}
 	m.banner()
 	if cfg.Bool("show-config") {
 		cfg.WriteShowConfig(os.Stderr)
@@ -402,6 +406,20 @@ func (m *Master) keepOldWorkers() (int, error) {
 	return m.loop()
 }
 
+// titles reads the process title options.
+func (m *Master) titles() boot.Titles {
+	t := boot.Titles{
+		Auto:     m.cfg.Bool("auto-procname"),
+		Prefix:   m.cfg.String("procname-prefix"),
+		Procname: m.cfg.String("procname"),
+		Master:   m.cfg.String("procname-master"),
+	}
+	if p := m.cfg.String("procname-prefix-spaced"); p != "" {
+		t.Prefix = p + " "
+	}
+	return t
+}
+
 // configuredMounts lists the mountpoints the configuration asks for, in
 // load order (PY-4), for a lazy-apps instance whose master imports nothing.
 func configuredMounts(cfg *config.Config) []string {
@@ -518,6 +536,9 @@ func (m *Master) startPython() error {
 	m.bootFD = bootFD
 	env := os.Environ()
 	env = append(env, "GOSGI_LIBPYTHON="+rt.Lib)
+	if title := m.titles().For("zygote"); title != "" {
+		env = append(env, "GOSGI_TITLE="+title, "GOSGI_TITLE_WORKER="+m.titles().For("worker \x01"))
+	}
 	if rt.Program != "" {
 		env = append(env, "GOSGI_PYTHON_PROGRAM="+rt.Program)
 	}
@@ -575,6 +596,7 @@ func (m *Master) bootSpec() boot.Spec {
 		Pyargv:     cfg.String("pyargv"),
 		Pidfile:    cfg.String("pidfile"),
 		Board:      scoreboard.Layout(),
+		Titles:     m.titles(),
 
 		PyAutoreload:       cfg.Int("py-autoreload"),
 		PyAutoreloadIgnore: cfg.List("py-auto-reload-ignore"),

@@ -343,12 +343,14 @@ def _module_aliases():
             raise SystemExit(1)
         if target.endswith(".py") or "/" in target:
             mod = _load_file(target)
+            shown = "file"
         else:
             mod = _import_module(target)
+            shown = "real pymodule"
         if mod is None:
             raise SystemExit(1)
         sys.modules[name] = mod
-        log("mapped virtual module \"%s\" to \"%s\"" % (name, target))
+        log("mapped virtual pymodule \"%s\" to %s \"%s\"" % (name, shown, target))
 
 
 def boot():

@@ -242,6 +242,12 @@ for _d in _spooler_dirs:
         _unique_spooler_dirs.append(_d)
 if _spooler_dirs:
     spoolers = tuple(d.encode() for d in _unique_spooler_dirs)
+for _d in _unique_spooler_dirs:
+    # uWSGI creates a missing spool directory at startup.
+    try:
+        os.makedirs(_d, 0o755, exist_ok=True)
+    except OSError as _e:
+        _loader.log("unable to create the spool directory %s: %s" % (_d, _e))
 
 # Who this process is: set by _process_started after the fork.
 _role = "master"
@@ -273,8 +279,12 @@ _state = _mmap.mmap(-1, _STATE_SIZE)
 # held by a killed process is released by the kernel; a threading.Lock per
 # lock serialises the threads of one process (record locks are per process).
 _n_user_locks = _opt_int("locks", 0) + 1
-_lockfile = _tempfile.TemporaryFile(prefix="gosgi-locks-")
-_lock_fd = _lockfile.fileno()
+try:
+    # An anonymous file: nothing on disk, works without a writable /tmp.
+    _lock_fd = os.memfd_create("gosgi-locks", os.MFD_CLOEXEC)
+except (AttributeError, OSError):
+    _lockfile = _tempfile.TemporaryFile(prefix="gosgi-locks-")
+    _lock_fd = _lockfile.fileno()
 _CACHE_LOCK_BASE = 1 << 20
 _STATE_LOCK = (1 << 20) - 1
 
@@ -765,6 +775,13 @@ class _Cache:
         self.slot = _SLOT_HDR_SIZE + keysize + blocksize
         self.mem = _mmap.mmap(-1, 8 + items * self.slot)
         self.lock = _Lock(_CACHE_LOCK_BASE + index)
+        # The sizes uWSGI 2.0 reports for the same cache (its item header is
+        # 88 bytes on 64-bit Linux), so the startup line reads the same.
+        item = 88 + keysize
+        total = items * item + items * blocksize
+        _loader.log("*** Cache \"%s\" initialized: %dMB (key: %d bytes, keys: %d bytes, data: %d bytes, "
+                    "bitmap: 0 bytes) preallocated ***" % (name, total // (1024 * 1024), item, items * item,
+                                                           items * blocksize))
 
     def _off(self, i):
         return 8 + i * self.slot
@@ -1005,8 +1022,13 @@ def _build_sharedareas():
             size = _size(kv.get("size"), 0) or int(kv.get("pages") or 1) * page
         else:
             size = int(text) * page
-        out.append(_mmap.mmap(-1, size))
-        _loader.log("sharedarea %d created (%d bytes)" % (len(out) - 1, size))
+        area = _mmap.mmap(-1, size)
+        out.append(area)
+        import ctypes
+
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(area))
+        _loader.log("sharedarea %d created at 0x%x (%d pages, area at 0x%x)"
+                    % (len(out) - 1, addr, size // page, addr))
     return out
 
 
@@ -1190,10 +1212,16 @@ def _run_mule(mid):
         if hook is None:
             _loader.log("*** mule %d received a %d bytes message ***" % (mid, len(msg)))
             continue
+        harakiri = _opt_int("mule-harakiri", 0)
+        if harakiri:
+            set_user_harakiri(harakiri)
         try:
             hook(msg)
         except BaseException:
             _traceback.print_exc()
+        finally:
+            if harakiri:
+                set_user_harakiri(0)
 
 
 # --------------------------------------------------------------- spooler
@@ -1201,6 +1229,7 @@ def _run_mule(mid):
 # key/value pairs, followed by the raw body when there is one.
 
 _SPOOL_PREFIX = "uwsgi_spoolfile_on_"
+_counts = {"tasks": 0}
 _spool_counter = 0
 spooler_frequency = _spec.get("spooler_frequency") or 30
 
@@ -1319,7 +1348,8 @@ def spooler_jobs():
             names = sorted(os.listdir(d))
         except OSError:
             continue
-        out.extend(os.path.join(d, n).encode() for n in names if n.startswith(_SPOOL_PREFIX))
+        out.extend(os.path.join(d, n).encode() for n in names
+                   if n.startswith(_SPOOL_PREFIX) and not n.endswith(".corrupt"))
     return out
 
 
@@ -1390,17 +1420,31 @@ def _manage_task(directory, path):
         env.update(kv)
         if body:
             env["body"] = body
-        _loader.log("%s managing request %s ..." % (tag, name))
+        quiet = bool(_opt_values("spooler-quiet"))
+        if not quiet:
+            _loader.log("%s managing request %s ..." % (tag, name))
         started = _time.time()
         fn = _sys.modules[__name__].__dict__.get("spooler")
         if fn is None:
             _loader.log("unable to find the spooler function, have you loaded it into the spooler process ?")
             return
+        chdir = _opt_values("spooler-chdir")
+        if chdir:
+            os.chdir(chdir[-1])
+        harakiri = _opt_int("spooler-harakiri", 0)
+        if harakiri:
+            set_user_harakiri(harakiri)
         try:
             ret = fn(env)
         except BaseException:
             _traceback.print_exc()
             return
+        finally:
+            if harakiri:
+                set_user_harakiri(0)
+            if chdir:
+                os.chdir(directory)
+            _counts["tasks"] += 1
         if not isinstance(ret, int) or isinstance(ret, bool):
             return  # like SPOOL_RETRY
         if ret == SPOOL_OK:
@@ -1408,7 +1452,8 @@ def _manage_task(directory, path):
                 os.unlink(path)
             except OSError as e:
                 _loader.log("%s unable to remove %s: %s" % (tag, name, e))
-            _loader.log("%s done with task %s after %d seconds" % (tag, name, int(_time.time() - started)))
+            if not quiet:
+                _loader.log("%s done with task %s after %d seconds" % (tag, name, int(_time.time() - started)))
         elif ret == SPOOL_IGNORE:
             _loader.log("unable to find the spooler function, have you loaded it into the spooler process ?")
     finally:
@@ -1422,12 +1467,19 @@ def _run_spooler(sid):
         os.chdir(directory)
     except OSError as e:
         _loader.log("[spooler] unable to chdir to %s: %s" % (directory, e))
+        _time.sleep(1)  # the master respawns us: do not spin
         return 1
     wake = _spool_wake[directory][0]
     wake.setblocking(False)
+    max_tasks = _opt_int("spooler-max-tasks", 0)
     while True:
         for path in _spool_files(directory):
             _manage_task(directory, path)
+            if max_tasks and _counts["tasks"] >= max_tasks:
+                # spooler-max-tasks: end; the master spawns a fresh spooler.
+                _loader.log("[spooler %s pid: %d] maximum number of tasks reached (%d) recycling ..."
+                            % (directory, os.getpid(), max_tasks))
+                return 0
         try:
             _select.select([wake], [], [], max(1, spooler_frequency))
         except InterruptedError:

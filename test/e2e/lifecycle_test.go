@@ -403,3 +403,23 @@ func TestAttachDaemon(t *testing.T) {
 		t.Errorf("daemon %d still running after the stop", pid)
 	}
 }
+
+// TestProcessTitles: auto-procname and procname-prefix-spaced (OP-85..88)
+// change what ps shows, not the process name init scripts match (C-31).
+func TestProcessTitles(t *testing.T) {
+	e := gosgiEnv(t, helloArgs("--processes", "1", "--auto-procname", "--procname-prefix-spaced", "e2e"))
+	pids := workerPids(t, e.Srv, 1)
+	for pid, want := range map[int]string{e.Srv.Pid(): "e2e uWSGI master", pids[1]: "e2e uWSGI worker 1"} {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if got := strings.TrimRight(string(cmdline), "\x00"); got != want {
+			t.Errorf("pid %d title %q, want %q", pid, got, want)
+		}
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) != "uwsgi" {
+			t.Errorf("pid %d name %q, want uwsgi", pid, comm)
+		}
+	}
+	e.Srv.Signal(t, syscall.SIGHUP) // the re-exec still has the real command line
+	e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
+	wantHello(t, e.Addr("http"))
+}
