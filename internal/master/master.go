@@ -68,18 +68,22 @@ type Master struct {
 	respawns   []time.Time // recent respawn times, for forkbomb-delay
 	touchMtime map[string]time.Time
 
-	chain       *chain // chain reload in progress
-	static      *static.Options
-	routes      []route.Option
-	paused      bool     // SIGTSTP
-	cheaper     *cheaper // adaptive worker count, nil when off
-	sigs        chan os.Signal
-	aux         []*auxProc // mules and spoolers
-	daemons     []*attachedDaemon
-	tls         map[int]string // TLS spec of https sockets, by socket index
-	mounts      []string       // apps' mountpoints, for stats
-	queue       stats.QueueMonitor
-	statsServer *stats.Server
+	chain   *chain // chain reload in progress
+	static  *static.Options
+	routes  []route.Option
+	paused  bool     // SIGTSTP
+	cheaper *cheaper // adaptive worker count, nil when off
+	sigs    chan os.Signal
+	aux     []*auxProc // mules and spoolers
+	daemons []*attachedDaemon
+	tls     map[int]string // TLS spec of https sockets, by socket index
+
+	inherited     *sockets.Inherited         // sockets received at startup
+	usedInherited map[*sockets.Listener]bool // those already given a configured name
+	shared        []*sockets.Listener        // shared-socket entries, by number
+	mounts        []string                   // apps' mountpoints, for stats
+	queue         stats.QueueMonitor
+	statsServer   *stats.Server
 }
 
 type workerSlot struct {
@@ -180,6 +184,12 @@ func (m *Master) run() (int, error) {
 	}
 	// PM-61: privileges go before binding, unless chown-socket needs root
 	// to hand the socket over first.
+	if err := m.inheritSockets(); err != nil {
+		return 1, err
+	}
+	if err := m.bindShared(); err != nil {
+		return 1, err
+	}
 	delayDrop := cfg.Has("chown-socket") || cfg.Bool("master-as-root")
 	if !delayDrop {
 		if err := m.dropPrivileges(); err != nil {

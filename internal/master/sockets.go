@@ -3,6 +3,7 @@ package master
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,34 +66,10 @@ func (m *Master) socketSpecs() []socketSpec {
 // image this one replaced (PM-20 step 6), from systemd or fd 0 (PM-66).
 func (m *Master) setupSockets() error {
 	specs := m.socketSpecs()
-	got, err := sockets.Inherit(&sockets.InheritOptions{
-		Environ:  os.Environ(),
-		SkipZero: m.cfg.Bool("skip-zero"),
-		Log:      m.log.Printf,
-	})
-	if err != nil {
-		return err
-	}
-	os.Unsetenv(sockets.EnvSockets)
-	if got.Systemd {
-		for _, v := range sockets.SystemdVars {
-			os.Unsetenv(v)
-		}
-	}
+	got := m.inherited
 	timeout := time.Duration(m.cfg.Int("socket-timeout")) * time.Second
-	opts := &sockets.Options{
-		Backlog:       m.cfg.Int("listen"),
-		Chmod:         m.chmodValue(),
-		Chown:         m.cfg.String("chown-socket"),
-		Abstract:      m.cfg.Bool("abstract-socket"),
-		ReusePort:     m.cfg.Bool("reuse-port"),
-		NoDeferAccept: m.cfg.Bool("no-defer-accept"),
-		SocketTimeout: timeout,
-		RecvTimeout:   timeout,
-		SendTimeout:   timeout,
-		Log:           m.log.Printf,
-	}
-	used := map[*sockets.Listener]bool{}
+	opts := m.socketOptions(false)
+	used := m.usedInherited
 	for i, s := range specs {
 		if s.tls != "" {
 			if _, err := tlsfront.ParseSpec(s.tls); err != nil {
@@ -109,8 +86,16 @@ func (m *Master) setupSockets() error {
 			m.listeners = append(m.listeners, l)
 			continue
 		}
-		if strings.HasPrefix(s.name, "=") {
-			return fmt.Errorf("socket %s: shared sockets (=N) are not supported yet", s.name)
+		if strings.HasPrefix(s.name, "=") { // PM-63: a shared socket bound as root
+			n, err := strconv.Atoi(s.name[1:])
+			if err != nil || n < 0 || n >= len(m.shared) || m.shared[n] == nil {
+				return fmt.Errorf("socket %s: no shared-socket %s", s.name, s.name[1:])
+			}
+			sh := *m.shared[n]
+			sh.Index, sh.Proto = i, s.proto
+			m.shared[n] = nil // one user per shared socket
+			m.listeners = append(m.listeners, &sh)
+			continue
 		}
 		l, err := sockets.Bind(i, s.name, s.proto, opts)
 		if err != nil {
@@ -154,6 +139,65 @@ func setTimeouts(fd int, d time.Duration) error {
 	}
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
 		return fmt.Errorf("setsockopt(SO_SNDTIMEO) fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// socketOptions are the bind options of the instance's sockets.
+func (m *Master) socketOptions(shared bool) *sockets.Options {
+	timeout := time.Duration(m.cfg.Int("socket-timeout")) * time.Second
+	return &sockets.Options{
+		Backlog:       m.cfg.Int("listen"),
+		Chmod:         m.chmodValue(),
+		Chown:         m.cfg.String("chown-socket"),
+		Abstract:      m.cfg.Bool("abstract-socket"),
+		ReusePort:     m.cfg.Bool("reuse-port"),
+		NoDeferAccept: m.cfg.Bool("no-defer-accept"),
+		SocketTimeout: timeout,
+		RecvTimeout:   timeout,
+		SendTimeout:   timeout,
+		Shared:        shared,
+		Log:           m.log.Printf,
+	}
+}
+
+// inheritSockets collects the sockets this process received: across a
+// re-exec, from systemd, on fd 0 (PM-66). It runs before the privilege drop.
+func (m *Master) inheritSockets() error {
+	got, err := sockets.Inherit(&sockets.InheritOptions{
+		Environ:  os.Environ(),
+		SkipZero: m.cfg.Bool("skip-zero"),
+		Log:      m.log.Printf,
+	})
+	if err != nil {
+		return err
+	}
+	os.Unsetenv(sockets.EnvSockets)
+	if got.Systemd {
+		for _, v := range sockets.SystemdVars {
+			os.Unsetenv(v)
+		}
+	}
+	m.inherited = got
+	m.usedInherited = map[*sockets.Listener]bool{}
+	return nil
+}
+
+// bindShared binds the shared-socket entries before privileges are dropped
+// (PM-61, PM-63): ports below 1024 for an unprivileged instance. Other
+// sockets refer to them as =0, =1...
+func (m *Master) bindShared() error {
+	for i, name := range m.cfg.List("shared-socket") {
+		if l := sockets.Match(m.inherited.Listeners, name); l != nil && !m.usedInherited[l] {
+			m.usedInherited[l] = true
+			m.shared = append(m.shared, l)
+			continue
+		}
+		l, err := sockets.Bind(i, name, "uwsgi", m.socketOptions(true))
+		if err != nil {
+			return err
+		}
+		m.shared = append(m.shared, l)
 	}
 	return nil
 }

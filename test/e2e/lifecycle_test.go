@@ -423,3 +423,18 @@ func TestProcessTitles(t *testing.T) {
 	e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
 	wantHello(t, e.Addr("http"))
 }
+
+// TestSharedSocket: PM-63, a shared socket bound first and used as =0,
+// kept across a reload.
+func TestSharedSocket(t *testing.T) {
+	args := []string{"--plugin", "python3", "--master", "--processes", "1", "--shared-socket", "{http}",
+		"--http-socket", "=0", "--wsgi-file", "{apps}/hello.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		e.Srv.WaitLog(t, `uwsgi shared socket 0 bound to TCP address `+regexp.QuoteMeta(e.Addr("http"))+` fd \d+`, StartTimeout)
+		wantHello(t, e.Addr("http"))
+		e.Srv.Signal(t, syscall.SIGHUP)
+		e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
+		wantHello(t, e.Addr("http"))
+		return "served"
+	})
+}
