@@ -2,8 +2,11 @@ package master
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/sockets"
 )
 
 // cheaper is the adaptive worker count (PM-50..PM-53) with uWSGI's "spare"
@@ -11,8 +14,14 @@ import (
 // running worker has been busy for cheaper-overload checks; stop one worker
 // above cheaper every cheaper-overload checks while more than one is idle.
 type cheaper struct {
+	algo                         string // spare, backlog, busyness
 	min, initial, step, overload int
 	busyChecks, idleChecks       int
+
+	// busyness (cheaper_busyness): average busy share over overload checks
+	busyMin, busyMax, multiplier int
+	lastRunning                  map[int]int64 // worker id -> RunningTime µs at the last check
+	samples                      []float64
 }
 
 // setupCheaper validates the cheaper options; nil when cheaper is off.
@@ -37,8 +46,29 @@ func (m *Master) setupCheaper() (*cheaper, error) {
 	if c.initial > m.processes {
 		c.initial = m.processes
 	}
-	if algo := m.cfg.String("cheaper-algo"); algo != "" && algo != "spare" {
+	switch algo := m.cfg.String("cheaper-algo"); algo {
+	case "", "spare":
+		c.algo = "spare"
+	case "backlog", "backlog2":
+		c.algo = "backlog"
+	case "busyness":
+		c.algo = "busyness"
+		c.busyMin, c.busyMax, c.multiplier = 25, 50, 10
+		if v := m.cfg.Int("cheaper-busyness-min"); v > 0 {
+			c.busyMin = v
+		}
+		if v := m.cfg.Int("cheaper-busyness-max"); v > 0 {
+			c.busyMax = v
+		}
+		if v := m.cfg.Int("cheaper-busyness-multiplier"); v > 0 {
+			c.multiplier = v
+		}
+		c.lastRunning = map[int]int64{}
+		m.log.Printf("[busyness] settings: min=%d%%, max=%d%%, overload=%d, multiplier=%d, respawn penalty=2",
+			c.busyMin, c.busyMax, c.overload, c.multiplier)
+	default:
 		m.log.Printf("unable to find requested cheaper algorithm, falling back to spare")
+		c.algo = "spare"
 	}
 	return c, nil
 }
@@ -58,6 +88,14 @@ func (m *Master) running() []*workerSlot {
 func (m *Master) checkCheaper() {
 	c := m.cheaper
 	if c == nil || m.paused {
+		return
+	}
+	switch c.algo {
+	case "backlog":
+		m.checkBacklog()
+		return
+	case "busyness":
+		m.checkBusyness()
 		return
 	}
 	run := m.running()
@@ -121,5 +159,72 @@ func (m *Master) cheaperRemove() {
 			unix.Kill(w.pid, unix.SIGHUP)
 			return
 		}
+	}
+}
+
+// checkBacklog is the backlog algorithm (PM-52): add workers while the
+// listen queue is longer than cheaper-overload, remove one when it is empty.
+func (m *Master) checkBacklog() {
+	c := m.cheaper
+	queue := 0
+	for _, l := range m.listeners {
+		if q, _ := sockets.QueueLen(l.FD); q > queue {
+			queue = q
+		}
+	}
+	switch {
+	case queue > c.overload:
+		m.cheaperAdd(c.step)
+	case queue == 0 && len(m.running()) > c.min:
+		c.idleChecks++
+		if c.idleChecks >= c.overload {
+			m.cheaperRemove()
+			c.idleChecks = 0
+		}
+	default:
+		c.idleChecks = 0
+	}
+}
+
+// checkBusyness is the busyness algorithm (PM-52): the share of time the
+// running workers spent in requests, averaged over cheaper-overload checks,
+// against cheaper-busyness-min and -max.
+func (m *Master) checkBusyness() {
+	c := m.cheaper
+	run := m.running()
+	if len(run) == 0 {
+		return
+	}
+	var busy int64
+	for _, w := range run {
+		rt := m.board.Worker(w.id).RunningTime.Load()
+		if last, ok := c.lastRunning[w.id]; ok && rt >= last {
+			busy += rt - last
+		}
+		c.lastRunning[w.id] = rt
+	}
+	interval := int64(time.Second / time.Microsecond) // one master cycle
+	c.samples = append(c.samples, 100*float64(busy)/float64(interval*int64(len(run))))
+	if len(c.samples) < c.overload {
+		return
+	}
+	var avg float64
+	for _, v := range c.samples {
+		avg += v
+	}
+	avg /= float64(len(c.samples))
+	c.samples = c.samples[:0]
+	switch {
+	case avg > float64(c.busyMax):
+		m.cheaperAdd(c.step)
+		c.idleChecks = 0
+	case avg < float64(c.busyMin) && len(run) > c.min:
+		c.idleChecks++
+		if c.idleChecks >= c.multiplier {
+			m.cheaperRemove()
+			c.idleChecks = 0
+		}
+	default:
+		c.idleChecks = 0
 	}
 }

@@ -513,9 +513,12 @@ def signal(num, remote=None):
 
 
 def signal_wait(num=None):
-    """Block until this process receives a uwsgi signal (num, or any)."""
+    """Block until this process receives a uwsgi signal (num, or any); the
+    handler, if any, runs too (in this process's signal thread)."""
     if num is not None:
         _check_signum(num)
+    if _role == "master":
+        raise ValueError("signal_wait() needs a worker, mule or spooler: the master gets no signals")
     with _signal_cond:
         seq = _signal_seq
         while True:
@@ -1193,19 +1196,11 @@ def farm_get_msg():
 def _run_mule(mid):
     script = _mule_scripts[mid - 1] if 0 < mid <= len(_mule_scripts) else ""
     if script and script not in ("1", "true"):
-        import runpy
-
-        sys_argv = _sys.argv
-        try:
-            runpy.run_path(script, run_name="__main__")
-        except SystemExit as e:
-            return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            _traceback.print_exc()
-            return 1
-        finally:
-            _sys.argv = sys_argv
-        return 0
+        # PM-76: a script mule runs the file as __main__; when it ends the
+        # mule ends and the master respawns it.
+        return _loader._run_script(script)
+    # A plain mule: a message loop (uwsgidecorators' @mulefunc dispatcher is
+    # the usual mule_msg_hook).
     while True:
         msg = mule_get_msg()
         hook = _sys.modules[__name__].__dict__.get("mule_msg_hook")
@@ -1549,7 +1544,7 @@ def set_user_harakiri(seconds):
         return None
 
     def fire():
-        _loader.log("*** HARAKIRI ON %s (pid: %d) ***" % (_who().upper(), os.getpid()))
+        _loader.log("%s - *** HARAKIRI ON %s (pid: %d, try: 1) ***" % (_time.ctime(), _who().upper(), os.getpid()))
         os.kill(os.getpid(), _signal.SIGKILL)
 
     _user_harakiri = _threading.Timer(int(seconds), fire)

@@ -438,3 +438,21 @@ func TestSharedSocket(t *testing.T) {
 		return "served"
 	})
 }
+
+// TestCheaperBacklog: PM-52's backlog algorithm starts cheap workers while
+// requests wait in the listen queue.
+func TestCheaperBacklog(t *testing.T) {
+	e := gosgiEnv(t, []string{"--master", "--processes", "3", "--http-socket", "{http}", "--wsgi-file", "{apps}/router.py",
+		"--cheaper", "1", "--cheaper-algo", "backlog", "--cheaper-overload", "1", "--cheaper-step", "2"})
+	workerPids(t, e.Srv, 1)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			RawExchange(e.Addr("http"), []byte(Get("/slow?s=0.5")))
+		}()
+	}
+	e.Srv.WaitLog(t, `spawned uWSGI worker [23] `, StartTimeout)
+	wg.Wait()
+}
