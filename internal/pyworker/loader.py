@@ -373,6 +373,13 @@ def boot():
     _run_imports(SPEC.get("imports") or [])
     if not SPEC.get("lazy"):
         load_apps()
+    # Everything imported so far lives as long as the zygote: move it out of
+    # the collector's reach, so that collections in the forked workers do
+    # not write to (and so copy) the pages they share with the zygote.
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def worker_init(worker_id):
