@@ -16,7 +16,7 @@ TESTFLAGS ?= -count=1 -timeout 20m
 # Flask for the test apps, nginx for uwsgi_pass tests, the real uWSGI as the
 # reference of the differential tests, curl and wrk for the benchmarks.
 DEB_PACKAGES := python3 libpython3.11 python3-flask nginx-light uwsgi-core \
-	uwsgi-plugin-python3 curl wrk sqlite3 systemd rpm strace debootstrap
+	uwsgi-plugin-python3 python3-uwsgidecorators curl wrk sqlite3 systemd rpm strace debootstrap
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

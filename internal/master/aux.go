@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -51,12 +52,13 @@ func (m *Master) spawnAux(a *auxProc, respawn bool) error {
 		return fmt.Errorf("spawn %s %d: %w", a.kind, a.id, err)
 	}
 	a.pid = pid
-	switch {
-	case a.kind == "spooler":
-		m.log.Printf("spawned the uWSGI spooler on dir %s with pid %d", a.dir, pid)
-	case respawn:
-		m.log.Printf("respawned uWSGI mule %d (new pid: %d)", a.id, pid)
-	default:
+	if a.kind == "spooler" {
+		dir := a.dir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		m.log.Printf("spawned the uWSGI spooler on dir %s with pid %d", dir, pid)
+	} else {
 		m.log.Printf("spawned uWSGI mule %d (pid: %d)", a.id, pid)
 	}
 	return nil
@@ -78,10 +80,10 @@ func (m *Master) auxDied(pid int, ws unix.WaitStatus) bool {
 			continue
 		}
 		a.pid = 0
-		if ws.Signaled() {
-			m.log.Printf("DAMN ! %s %d (pid: %d) died, killed by signal %d :( trying respawn ...", a.kind, a.id, pid, ws.Signal())
+		if a.kind == "spooler" { // uWSGI's words
+			m.log.Printf("OOOPS the spooler is no more...trying respawn...")
 		} else {
-			m.log.Printf("DAMN ! %s %d (pid: %d) died :( trying respawn ...", a.kind, a.id, pid)
+			m.log.Printf("OOOPS mule %d (pid: %d) crippled...trying respawn...", a.id, pid)
 		}
 		time.Sleep(100 * time.Millisecond) // a crashing loop must not fork-bomb
 		if m.zygote != nil {

@@ -647,10 +647,16 @@ def add_cron(num, minute, hour, day, month, weekday):
     return _add_timer_entry(_T_CRON, num, cron=cron)
 
 
+_filemon_initial = {}  # path -> its state when the monitor was added
+
+
 def add_file_monitor(num, path):
     """PY-45: raise signal num when path (a file or directory) changes."""
     if isinstance(path, str):
         path = path.encode()
+    # The watcher thread may first look later (it runs in worker 1): a
+    # change made in between must still count.
+    _filemon_initial.setdefault(path, _fstat_key(path))
     return _add_timer_entry(_T_FILEMON, num, path=path)
 
 
@@ -716,7 +722,10 @@ def _timer_loop():
                     st = [key, now + secs, 0]
                 elif kind == _T_FILEMON:
                     path = bytes(_state[off + _TIMER_HDR:off + _TIMER_HDR + plen])
-                    st = [key, (path, _fstat_key(path)), 0]
+                    first = _filemon_initial.get(path, _fstat_key(path))
+                    st = [key, (path, first), 0]
+                    state[i] = st
+                    continue  # compared from the next round on, against first
                 else:
                     st = [key, None, 0]
                 state[i] = st
@@ -1226,7 +1235,7 @@ def _run_mule(mid):
 _SPOOL_PREFIX = "uwsgi_spoolfile_on_"
 _counts = {"tasks": 0}
 _spool_counter = 0
-spooler_frequency = _spec.get("spooler_frequency") or 30
+_spooler_freq = _spec.get("spooler_frequency") or 30
 
 
 def _encode_packet(pairs):
@@ -1331,8 +1340,8 @@ send_to_spooler = spool
 
 
 def set_spooler_frequency(freq):
-    global spooler_frequency
-    spooler_frequency = int(freq)
+    global _spooler_freq
+    _spooler_freq = int(freq)
     return True
 
 
@@ -1476,7 +1485,7 @@ def _run_spooler(sid):
                             % (directory, os.getpid(), max_tasks))
                 return 0
         try:
-            _select.select([wake], [], [], max(1, spooler_frequency))
+            _select.select([wake], [], [], max(1, _spooler_freq))
         except InterruptedError:
             pass
         try:

@@ -539,6 +539,26 @@ func TestInstallServeControl(t *testing.T) {
 		// subtest leaves of its vassal is killed, so a failure here
 		// does not spill into the removal checks.
 		t.Cleanup(func() { killMatching(r, "v1.ini") })
+		// On failure, what the emperor and its vassal logged and which
+		// processes of the root are left say why a vassal outlived its
+		// emperor (ps inside would list the host's processes too).
+		t.Cleanup(func() {
+			if !t.Failed() {
+				return
+			}
+			out, _ := r.Sh("tail -60 /var/log/uwsgi/emperor.log", nil)
+			var procs strings.Builder
+			for _, pid := range r.Processes() {
+				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+				ppid := "?"
+				if m := regexp.MustCompile(`(?m)^PPid:\s*(\d+)`).FindSubmatch(status); m != nil {
+					ppid = string(m[1])
+				}
+				fmt.Fprintf(&procs, "%d (ppid %s): %s\n", pid, ppid, strings.ReplaceAll(string(cmdline), "\x00", " "))
+			}
+			t.Logf("emperor log:\n%s\nprocesses in the root:\n%s", out, procs.String())
+		})
 		// The SysV emperor works, unlike Debian's (E-07, E-08).
 		expect(t, r, "service uwsgi-emperor status; echo rc=$?; stat -c '%a %U' /run/uwsgi-emperor.pid",
 			`uwsgi is running`, `(?m)^rc=0$`, `(?m)^644 root$`)
@@ -548,8 +568,15 @@ func TestInstallServeControl(t *testing.T) {
 		sh(t, r, `i=0; until [ -S /tmp/vassal.sock ]; do i=$((i+1)); [ $i -lt 150 ] || { tail -20 /var/log/uwsgi/emperor.log; exit 1; }; sleep 0.1; done`)
 		wantCurl(t, r, port, "/vassal/", `^plain uid=33 name=None ns=None 200$`)
 		expect(t, r, "service uwsgi-emperor reload; echo rc=$?", `(?m)^rc=0$`)
+		// The reload just before the stop has the vassal's new worker
+		// still starting when the stop arrives: the stop must reach it
+		// (a lost SIGINT left the vassal to the emperor's NO MERCY after
+		// emperor-curse-tolerance, or alive past an init script's KILL).
 		expect(t, r, "service uwsgi-emperor stop; echo rc=$?; service uwsgi-emperor status; echo rc=$?",
 			`(?m)^rc=0$`, `(?m)^rc=3$`)
+		if out := sh(t, r, "grep -h 'NO MERCY' /var/log/uwsgi/emperor.log || true"); out != "" {
+			t.Errorf("the vassal ignored the emperor's stop:\n%s", out)
+		}
 		wantCurl(t, r, port, "/vassal/", ` 502$`)
 		wantCurl(t, r, port, "/", `^plain uid=33 name=app ns=app 200$`)
 	})
