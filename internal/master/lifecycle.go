@@ -130,6 +130,7 @@ func (m *Master) loop() (int, error) {
 				m.log.Printf("[uwsgi-fifo] unknown command '%c'", byte(c))
 			}
 		case <-tick.C:
+			m.checkRecycle()
 			m.retireReady()
 			m.stepChain()
 			if cycle++; cycle%10 != 0 {
@@ -174,7 +175,11 @@ func (m *Master) reap() (int, bool) {
 			continue
 		}
 		if o, ok := m.old[pid]; ok {
-			m.log.Printf("worker %d buried after %d seconds", o.id, int(time.Since(o.since).Seconds()))
+			if o.recycled {
+				m.log.Printf("worker %d killed successfully (pid: %d)", o.id, pid)
+			} else {
+				m.log.Printf("worker %d buried after %d seconds", o.id, int(time.Since(o.since).Seconds()))
+			}
 			delete(m.old, pid)
 			continue
 		}

@@ -98,10 +98,11 @@ type workerSlot struct {
 // oldWorker is a worker being retired: its replacement is starting
 // (pending) or it was asked to finish its requests and exit.
 type oldWorker struct {
-	id      int
-	since   time.Time
-	killed  bool
-	pending bool
+	id       int
+	since    time.Time
+	killed   bool
+	pending  bool
+	recycled bool // asked for it itself (max-requests...): logged as uWSGI does
 }
 
 // Run runs the instance until it stops and returns the exit code.

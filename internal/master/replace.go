@@ -27,6 +27,21 @@ func (m *Master) replace(w *workerSlot) {
 	}
 }
 
+// checkRecycle replaces the workers that asked for it (max-requests,
+// reload-on-rss/as, reload-on-exception): the new one first.
+func (m *Master) checkRecycle() {
+	for _, w := range m.workers {
+		slot := m.board.Worker(w.id)
+		if pid := slot.Recycle.Load(); pid > 0 && int(pid) == w.pid {
+			slot.Recycle.Store(0)
+			m.replace(w)
+			if o := m.old[int(pid)]; o != nil {
+				o.recycled = true
+			}
+		}
+	}
+}
+
 // retireReady sends SIGHUP to old workers whose replacement accepts.
 func (m *Master) retireReady() {
 	for pid, o := range m.old {

@@ -50,7 +50,10 @@ type Worker struct {
 	Signals atomic.Int64 // uwsgi signals handled
 	RSS     atomic.Int64 // bytes, stored by the worker when memory polling is on
 	VSZ     atomic.Int64 // bytes, idem
-	_       [40]byte
+	// Recycle is set by a worker that reached max-requests or a memory
+	// limit: the master starts its replacement, then retires it.
+	Recycle atomic.Int64
+	_       [32]byte
 	Apps    [MaxApps]App   // per-app counters, index = app id
 	Cores   [MaxCores]Core // per-core counters, index = core id
 	// Latency counts requests per duration bucket (not cumulative); the

@@ -595,12 +595,18 @@ func (l *loop) maybeRecycle() {
 	if reason == "" || time.Since(w.started) < time.Duration(w.cfg.MinWorkerLifetime)*time.Second {
 		return
 	}
-	if !w.stopping.Load() {
+	if !w.stopping.Load() && w.slot.Recycle.Load() == 0 {
 		if reason != "max-requests" {
 			w.log.Printf("worker %d (pid: %d) reached its %s limit", w.id, w.pid, reason)
 		}
 		w.log.Printf("...The work of process %d is done. Seeya!", w.pid)
-		w.Stop(ExitRecycled)
+		if !w.spec.Master {
+			w.Stop(ExitRecycled)
+			return
+		}
+		// The master starts the replacement and then sends SIGHUP: this
+		// worker serves until then, so the slot is never empty.
+		w.slot.Recycle.Store(int64(w.pid))
 	}
 }
 

@@ -111,6 +111,7 @@ func Run() int {
 	w.slot = w.board.Worker(w.id)
 	// A predecessor killed mid-request left its request state behind.
 	w.slot.DeltaRequests.Store(0)
+	w.slot.Recycle.Store(0)
 	w.slot.Busy.Store(0)
 	w.slot.RequestStart.Store(0)
 	for i := range w.slot.Cores {

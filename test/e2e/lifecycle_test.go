@@ -460,3 +460,17 @@ func TestCheaperBacklog(t *testing.T) {
 	e.Srv.WaitLog(t, `spawned uWSGI worker [23] `, StartTimeout)
 	wg.Wait()
 }
+
+// TestRecyclingUnderLoadLosesNothing: workers recycled by max-requests
+// are replaced before they go (the new worker first), so clients never
+// wait on an empty slot or lose a request.
+func TestRecyclingUnderLoadLosesNothing(t *testing.T) {
+	e := gosgiEnv(t, helloArgs("--processes", "2", "--max-requests", "200", "--min-worker-lifetime", "0", "--disable-logging"))
+	workerPids(t, e.Srv, 2)
+	l := startLoad(e.Addr("http"), 6)
+	e.Srv.WaitLogCount(t, `worker \d killed successfully`, 4, 3*StartTimeout)
+	l.finish()
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed while workers were recycled", l.failed.Load(), l.ok.Load()+l.failed.Load())
+	}
+}
