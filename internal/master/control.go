@@ -1,6 +1,8 @@
 package master
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -160,4 +162,57 @@ func (m *Master) reopenLogs() {
 	unix.Dup2(int(f.Fd()), 2)
 	f.Close()
 	m.log.Printf("log file %s reopened at %s", target, time.Now().Format(time.RFC3339))
+}
+
+// logTarget is the file the instance logs to (logto, daemonize), or "".
+func (m *Master) logTarget() string {
+	if t := m.cfg.String("logto"); t != "" {
+		return t
+	}
+	return m.cfg.String("daemonize")
+}
+
+// rotateLog implements log-maxsize (LG-25): once the log file is larger, its
+// content moves to <file>.<unix time> (or log-backupname) and the file is
+// truncated in place. Every process keeps writing to the same descriptor,
+// opened with O_APPEND, so all of them continue at the new end.
+func (m *Master) rotateLog() {
+	max := int64(m.cfg.Int("log-maxsize"))
+	target := m.logTarget()
+	if max <= 0 || target == "" {
+		return
+	}
+	fi, err := os.Stat(target)
+	if err != nil || fi.Size() < max {
+		return
+	}
+	backup := m.cfg.String("log-backupname")
+	if backup == "" {
+		backup = fmt.Sprintf("%s.%d", target, time.Now().Unix())
+	}
+	m.log.Printf("logsize: %d, triggering rotation to %s...", fi.Size(), backup)
+	if err := copyFile(target, backup); err != nil {
+		m.log.Printf("log rotation: %v", err)
+		return
+	}
+	if err := os.Truncate(target, 0); err != nil {
+		m.log.Printf("log rotation: %v", err)
+	}
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -145,11 +145,15 @@ func (m *Master) loop() (int, error) {
 			if m.touched("touch-chain-reload") {
 				m.startChain()
 			}
+			if m.touched("touch-logreopen") {
+				m.reopenLogs()
+			}
 			m.checkOldWorkers()
 			m.queue.Check(m.listeners)
 			m.checkHarakiri()
 			m.checkLifetimes()
 			m.checkCheaper()
+			m.rotateLog()
 		}
 	}
 }
@@ -454,7 +458,7 @@ func (m *Master) checkHarakiri() {
 	}
 }
 
-var touchOptions = []string{"touch-reload", "touch-workers-reload", "touch-chain-reload"}
+var touchOptions = []string{"touch-reload", "touch-workers-reload", "touch-chain-reload", "touch-logreopen"}
 
 // touched reports a change of one of opt's files (PM-47) and logs it as
 // uWSGI does.
@@ -472,6 +476,8 @@ func (m *Master) touched(opt string) bool {
 			m.log.Verbosef("*** %s has been touched... workers reload !!! ***", f)
 		case "touch-chain-reload":
 			m.log.Verbosef("*** %s has been touched... chain reload !!! ***", f)
+		case "touch-logreopen":
+			m.log.Verbosef("*** %s has been touched... reopening logs !!! ***", f)
 		}
 		return true
 	}

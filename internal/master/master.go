@@ -460,7 +460,9 @@ func (m *Master) setupLogging() error {
 	if d := cfg.String("daemonize"); d != "" && target == "" {
 		target = d
 	}
-	if target != "" && m.reloads == 0 { // a reload keeps the descriptors (PM-20)
+	// A reload keeps the descriptors (PM-20) unless log-reopen asks for a
+	// fresh open (after logrotate moved the file away).
+	if target != "" && (m.reloads == 0 || cfg.Bool("log-reopen")) {
 		flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		if cfg.Bool("log-truncate") {
 			flags |= os.O_TRUNC

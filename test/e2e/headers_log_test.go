@@ -64,3 +64,35 @@ func TestLoggers(t *testing.T) {
 		t.Errorf("logger file must have the server messages and no request line:\n%s", b)
 	}
 }
+
+// TestLogMaxsize: log-maxsize rotates the logto file (LG-25); every process
+// keeps logging into the same, truncated file.
+func TestLogMaxsize(t *testing.T) {
+	RequireTools(t)
+	logfile := filepath.Join(t.TempDir(), "app.log")
+	e := NewEnv(t, Impl{Name: "gosgi", Bin: GosgiBin(t)}, Setup{Ready: "-",
+		Args: helloArgs("--processes", "1", "--logto", logfile, "--log-maxsize", "3000")})
+	deadline := time.Now().Add(3 * StartTimeout)
+	var rotated []string
+	for len(rotated) == 0 && time.Now().Before(deadline) {
+		RawExchange(e.Addr("http"), []byte(Get("/")))
+		time.Sleep(50 * time.Millisecond)
+		rotated, _ = filepath.Glob(logfile + ".*")
+	}
+	if len(rotated) == 0 {
+		t.Fatal("the log was never rotated")
+	}
+	b, _ := os.ReadFile(rotated[0])
+	if !strings.Contains(string(b), "logsize: ") || !strings.Contains(string(b), "] GET / =>") {
+		t.Errorf("rotated file lacks the rotation line or the requests:\n%s", tail(string(b)))
+	}
+	before, _ := os.Stat(logfile)
+	for i := 0; i < 3; i++ {
+		RawExchange(e.Addr("http"), []byte(Get("/")))
+	}
+	time.Sleep(200 * time.Millisecond)
+	after, _ := os.Stat(logfile)
+	if after.Size() <= before.Size() {
+		t.Errorf("the workers stopped logging into %s after the rotation", logfile)
+	}
+}
