@@ -127,18 +127,30 @@ static void reply(int ctl, const char *line) {
 // fork_worker forks an intermediate child that forks the worker and exits,
 // so the worker is re-parented to the master. Returns 0 in the worker.
 static int fork_worker(int ctl, int wid) {
+	// The zygote's Python catches SIGINT (and an app may set handlers of
+	// its own). A signal sent to the worker as soon as its pid is known,
+	// before it first runs, would reach those handlers, which only set a
+	// flag nobody reads, so a stop right after a spawn would be lost.
+	// Signals stay blocked across the forks, pending, until the worker
+	// has default dispositions.
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	py.PyOS_BeforeFork();
 	pid_t mid = fork();
 	if (mid < 0) {
+		int err = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		py.PyOS_AfterFork_Parent();
 		char line[64];
-		snprintf(line, sizeof line, "E %d %d\n", wid, errno);
+		snprintf(line, sizeof line, "E %d %d\n", wid, err);
 		reply(ctl, line);
 		return 1;
 	}
 	if (mid == 0) {
 		pid_t w = fork();
 		if (w == 0) {
+			reset_signals(); // and unblocks: a pending stop ends us here
 			// Wait until the intermediate process is gone and the master
 			// has adopted us: our parent must be the master when Go starts.
 			for (int i = 0; i < 2000 && getppid() != master_pid; i++) usleep(500);
@@ -152,6 +164,7 @@ static int fork_worker(int ctl, int wid) {
 		reply(ctl, line);
 		_exit(0);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	py.PyOS_AfterFork_Parent();
 	int st;
 	while (waitpid(mid, &st, 0) < 0 && errno == EINTR) {

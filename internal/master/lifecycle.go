@@ -47,7 +47,8 @@ var masterSignals = []os.Signal{unix.SIGCHLD, unix.SIGHUP, unix.SIGINT, unix.SIG
 // acts on signals until the instance stops or re-executes itself.
 func (m *Master) loop() (int, error) {
 	sigs := m.sigs
-	cmds := make(chan command, 16)
+	m.cmds = make(chan command, 16)
+	cmds := m.cmds
 	if fifos := m.cfg.List("master-fifo"); len(fifos) > 0 {
 		go m.readFifos(fifos, cmds)
 	}
@@ -391,8 +392,49 @@ func (m *Master) reload(graceful bool) (int, error) {
 		sockets.EnvSockets:  sockets.Encode(m.listeners),
 		"GOSGI_OLD_WORKERS": strings.Join(old, ","),
 	})
+	if m.stopArrived() {
+		return m.shutdown(), nil
+	}
 	err := syscall.Exec(m.binary, m.argv, env)
 	return 1, fmt.Errorf("execve(%s): %w", m.binary, err)
+}
+
+// stopArrived is called by reload just before the exec. It takes cmdMu
+// for good, so that no emperor message is read and then lost in the exec,
+// and reports whether a stop (signal, emperor, master fifo) came while the
+// reload ran: the new image would never see it.
+func (m *Master) stopArrived() bool {
+	stop := false
+	check := func(c command) {
+		if c == cmdStop || c == cmdGracefulStop {
+			stop = true
+		}
+	}
+	for !m.cmdMu.TryLock() { // the emperor reader may wait on a full m.cmds
+		select {
+		case c := <-m.cmds:
+			check(c)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	dieOnTerm := m.cfg.Bool("die-on-term")
+	for {
+		select {
+		case c := <-m.cmds:
+			check(c)
+		case sig := <-m.sigs:
+			switch sig {
+			case unix.SIGINT:
+				stop = true
+			case unix.SIGQUIT:
+				stop = stop || !dieOnTerm
+			case unix.SIGTERM:
+				stop = stop || dieOnTerm
+			}
+		default:
+			return stop
+		}
+	}
 }
 
 func withEnv(env []string, set map[string]string) []string {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -74,7 +75,9 @@ type Master struct {
 	paused  bool     // SIGTSTP
 	cheaper *cheaper // adaptive worker count, nil when off
 	sigs    chan os.Signal
-	aux     []*auxProc // mules and spoolers
+	cmds    chan command // control commands: master fifo, fs-reload, emperor
+	cmdMu   sync.Mutex   // held while an emperor message is read; reload keeps it
+	aux     []*auxProc   // mules and spoolers
 	daemons []*attachedDaemon
 	tls     map[int]string // TLS spec of https sockets, by socket index
 

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The emperor protocol, seen from a vassal (DP-4, T-01..T-09): the emperor
@@ -52,12 +54,26 @@ func (m *Master) serveEmperor(pipe *os.File, cmds chan<- command) {
 			}
 		}
 	}()
+	fd := int(pipe.Fd())
 	buf := make([]byte, 1)
 	for {
-		n, err := pipe.Read(buf)
+		// Poll first and read under cmdMu: once reload holds it, a byte
+		// the emperor sends stays in the socket for the new image instead
+		// of being read here and lost in the exec.
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(pfd, 200); n == 0 || err == unix.EINTR {
+			continue
+		}
+		m.cmdMu.Lock()
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			m.cmdMu.Unlock()
+			continue
+		}
 		if err != nil || n == 0 {
 			// The emperor is gone: a vassal does not outlive it.
 			cmds <- cmdStop
+			m.cmdMu.Unlock()
 			return
 		}
 		m.log.Printf("received message %d from emperor", buf[0])
@@ -67,5 +83,6 @@ func (m *Master) serveEmperor(pipe *os.File, cmds chan<- command) {
 		case 1:
 			cmds <- cmdReload
 		}
+		m.cmdMu.Unlock()
 	}
 }

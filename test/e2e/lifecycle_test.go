@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -472,5 +473,53 @@ func TestRecyclingUnderLoadLosesNothing(t *testing.T) {
 	l.finish()
 	if l.failed.Load() != 0 {
 		t.Errorf("%d of %d requests failed while workers were recycled", l.failed.Load(), l.ok.Load()+l.failed.Load())
+	}
+}
+
+// TestStopRightAfterReload: a vassal reloaded (SIGHUP) and stopped by its
+// emperor at once (EM-ragnarok) gets the stop byte while its new master is
+// still spawning the worker. The stop must reach that worker even before
+// it has set up its signal handling: nothing may survive the emperor, and
+// the vassal must not need the emperor's SIGKILL ("NO MERCY"). The race is
+// not hit every time, so it is tried several times.
+func TestStopRightAfterReload(t *testing.T) {
+	RequireTools(t)
+	bin := GosgiBin(t)
+	for i := 0; i < 5; i++ {
+		dir := t.TempDir()
+		pidfile := filepath.Join(dir, "v.pid")
+		ini := fmt.Sprintf("[uwsgi]\nplugin = python3\nmaster = true\nprocesses = 1\nhttp-socket = %s\nwsgi-file = %s\npidfile = %s\n",
+			FreePort(t), filepath.Join(AppsDir(t), "hello.py"), pidfile)
+		if err := os.WriteFile(filepath.Join(dir, "v.ini"), []byte(ini), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		emp := Start(t, "emperor", bin, []string{"--emperor", dir}, StartOptions{Ready: `\[emperor\] vassal v\.ini is ready to accept requests`})
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vassal, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		// No pause between the two: the stop must land during the re-exec.
+		if err := syscall.Kill(vassal, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(emp.Pid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		emp.Wait(t, StopTimeout)
+		log := emp.Log()
+		if strings.Contains(log, "NO MERCY") {
+			t.Fatalf("run %d: the vassal had to be SIGKILLed; log:\n%s", i, tail(log))
+		}
+		pids := []int{vassal}
+		for _, m := range regexp.MustCompile(`spawned uWSGI worker \d+ \(pid: (\d+)`).FindAllStringSubmatch(log, -1) {
+			pid, _ := strconv.Atoi(m[1])
+			pids = append(pids, pid)
+		}
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				t.Fatalf("run %d: pid %d survived the emperor; log:\n%s", i, pid, tail(log))
+			}
+		}
 	}
 }
