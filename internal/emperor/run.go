@@ -22,7 +22,7 @@ import (
 const envDropped = "GOSGI_EMPEROR_DROPPED"
 
 // envDaemonized marks the background copy started by daemonize.
-const envDaemonized = "GOSGI_DAEMONIZED"
+const envDaemonized = selfpkg.EnvDaemonized
 
 // Run is `uwsgi --emperor ...`: it applies the process options the
 // emperor honours (daemonize, logto, log-date, pidfile, emperor-pidfile,
@@ -128,23 +128,8 @@ func daemonize(cfg Options, binary string, args []string) (bool, error) {
 		os.Unsetenv(envDaemonized)
 		return false, nil
 	}
-	logf, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return false, fmt.Errorf("open(\"%s\"): %w", target, err)
-	}
-	defer logf.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
+	if err := selfpkg.Daemonize(binary, args, target); err != nil {
 		return false, err
-	}
-	defer null.Close()
-	_, err = syscall.ForkExec(binary, args, &syscall.ProcAttr{
-		Env:   append(os.Environ(), envDaemonized+"=1"),
-		Files: []uintptr{null.Fd(), logf.Fd(), logf.Fd()},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
-	if err != nil {
-		return false, fmt.Errorf("daemonize: %w", err)
 	}
 	return true, nil
 }

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -300,29 +299,13 @@ func (m *Master) dropPrivileges() error {
 // its output going to the daemonize log; the foreground process exits 0.
 func (m *Master) daemonize() (bool, error) {
 	target := m.cfg.String("daemonize")
-	daemonized := os.Getenv("GOSGI_DAEMONIZED") != ""
-	os.Unsetenv("GOSGI_DAEMONIZED")
+	daemonized := os.Getenv(self.EnvDaemonized) != ""
+	os.Unsetenv(self.EnvDaemonized)
 	if target == "" || daemonized || m.reloads > 0 || os.Getenv("UWSGI_EMPEROR_FD") != "" {
 		return false, nil
 	}
-	logf, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return false, fmt.Errorf("open(\"%s\"): %w", target, err)
-	}
-	defer logf.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
+	if err := self.Daemonize(m.binary, m.argv, target); err != nil {
 		return false, err
-	}
-	defer null.Close()
-	env := append(os.Environ(), "GOSGI_DAEMONIZED=1")
-	_, err = syscall.ForkExec(m.binary, m.argv, &syscall.ProcAttr{
-		Env:   env,
-		Files: []uintptr{null.Fd(), logf.Fd(), logf.Fd()},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
-	if err != nil {
-		return false, fmt.Errorf("daemonize: %w", err)
 	}
 	return true, nil
 }

@@ -148,19 +148,28 @@ func BuildDeb(s Spec) (string, error) {
 			return "", fmt.Errorf("binary %s: %w (build it first)", b, err)
 		}
 	}
-	info := nfpm.WithDefaults(DebInfo(s))
-	if err := nfpm.PrepareForPackager(info, "deb"); err != nil {
-		return "", fmt.Errorf("prepare deb: %w", err)
-	}
-	pkg, err := nfpm.Get("deb")
-	if err != nil {
-		return "", fmt.Errorf("deb packager: %w", err)
-	}
-	if err := os.MkdirAll(s.OutDir, 0o755); err != nil {
-		return "", fmt.Errorf("create %s: %w", s.OutDir, err)
-	}
 	name := fmt.Sprintf("gosgi_%s_%s.deb", strings.ReplaceAll(s.Version, ":", "%3a"), s.Arch)
-	out := filepath.Join(s.OutDir, name)
+	return build("deb", DebInfo(s), s.OutDir, name)
+}
+
+// build writes the package of the given format into dir; name "" means
+// nfpm's conventional file name. A failed build leaves no partial file.
+func build(format string, spec *nfpm.Info, dir, name string) (string, error) {
+	info := nfpm.WithDefaults(spec)
+	if err := nfpm.PrepareForPackager(info, format); err != nil {
+		return "", fmt.Errorf("prepare %s: %w", format, err)
+	}
+	pkg, err := nfpm.Get(format)
+	if err != nil {
+		return "", fmt.Errorf("%s packager: %w", format, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	if name == "" {
+		name = pkg.ConventionalFileName(info)
+	}
+	out := filepath.Join(dir, name)
 	f, err := os.Create(out)
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", out, err)

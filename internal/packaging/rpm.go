@@ -108,29 +108,5 @@ func BuildRPM(s Spec) (string, error) {
 	if _, err := os.Stat(filepath.Join(s.BinDir, "uwsgi")); err != nil {
 		return "", fmt.Errorf("binary uwsgi: %w (build it first)", err)
 	}
-	info := nfpm.WithDefaults(RPMInfo(s))
-	if err := nfpm.PrepareForPackager(info, "rpm"); err != nil {
-		return "", fmt.Errorf("prepare rpm: %w", err)
-	}
-	pkg, err := nfpm.Get("rpm")
-	if err != nil {
-		return "", fmt.Errorf("rpm packager: %w", err)
-	}
-	if err := os.MkdirAll(s.OutDir, 0o755); err != nil {
-		return "", fmt.Errorf("create %s: %w", s.OutDir, err)
-	}
-	out := filepath.Join(s.OutDir, pkg.ConventionalFileName(info))
-	f, err := os.Create(out)
-	if err != nil {
-		return "", fmt.Errorf("create %s: %w", out, err)
-	}
-	if err := pkg.Package(info, f); err != nil {
-		f.Close()
-		os.Remove(out)
-		return "", fmt.Errorf("build %s: %w", out, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("write %s: %w", out, err)
-	}
-	return out, nil
+	return build("rpm", RPMInfo(s), s.OutDir, "")
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Path returns the absolute path this program was started as (args[0],
@@ -41,4 +42,33 @@ func Path(args []string) (string, error) {
 		return exe, nil
 	}
 	return abs, nil
+}
+
+// EnvDaemonized marks the copy that Daemonize started, so that it does not
+// daemonize again.
+const EnvDaemonized = "GOSGI_DAEMONIZED"
+
+// Daemonize starts binary again with args in a new session, stdin on
+// /dev/null and stdout and stderr appended to logPath (uWSGI's daemonize,
+// OP-30); the caller then exits.
+func Daemonize(binary string, args []string, logPath string) error {
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("open(\"%s\"): %w", logPath, err)
+	}
+	defer logf.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	_, err = syscall.ForkExec(binary, args, &syscall.ProcAttr{
+		Env:   append(os.Environ(), EnvDaemonized+"=1"),
+		Files: []uintptr{null.Fd(), logf.Fd(), logf.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("daemonize: %w", err)
+	}
+	return nil
 }
