@@ -3,7 +3,6 @@ package logging
 import (
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gosgi/gosgi/internal/proto"
+	"github.com/gosgi/gosgi/internal/realuwsgi"
 )
 
 // block builds a uwsgi variable block from key, value pairs.
@@ -168,10 +168,6 @@ func FuzzLookupVar(f *testing.F) {
 // decide (pid, request start, duration, current time) is read from
 // uWSGI's line.
 func TestLogFormatMatchesUWSGI(t *testing.T) {
-	uwsgi, err := exec.LookPath("uwsgi")
-	if err != nil {
-		t.Fatalf("the real uwsgi is required for this test (apt install uwsgi-core uwsgi-plugin-python3): %v", err)
-	}
 	app, err := filepath.Abs("testdata/app.py")
 	if err != nil {
 		t.Fatal(err)
@@ -194,23 +190,8 @@ func TestLogFormatMatchesUWSGI(t *testing.T) {
 	if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
-	cmd := exec.Command(uwsgi, "--ini", ini)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start uwsgi: %v", err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
+	stderr := realuwsgi.Start(t, 1, "--ini", ini)
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(stderr.String(), "spawned uWSGI worker") {
-		if time.Now().After(deadline) {
-			t.Fatalf("uwsgi did not start:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -240,12 +221,12 @@ func TestLogFormatMatchesUWSGI(t *testing.T) {
 		x := RequestExtra{Block: blk, WorkerID: 1}
 		var m [][]string
 		for {
-			m = tail.FindAllStringSubmatch(stderr.String(), -1)
+			m = tail.FindAllStringSubmatch(stderr.Log(), -1)
 			if len(m) > i {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no logformat line %d in:\n%s", i+1, stderr.String())
+				t.Fatalf("no logformat line %d in:\n%s", i+1, stderr.Log())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -268,39 +249,20 @@ func TestAppendMemoryReport(t *testing.T) {
 		t.Errorf("LG-4:\n got %q\nwant %q", got, want)
 	}
 
-	uwsgi, err := exec.LookPath("uwsgi")
-	if err != nil {
-		t.Fatalf("the real uwsgi is required for this test (apt install uwsgi-core uwsgi-plugin-python3): %v", err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var stderr lockedBuffer
-	cmd := exec.Command(uwsgi, "--plugin", "python3", "--http-socket", addr, "--wsgi-file", "testdata/app.py", "--memory-report")
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start uwsgi: %v", err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
+	stderr := realuwsgi.Start(t, 1, "--plugin", "python3", "--http-socket", addr, "--wsgi-file", "testdata/app.py", "--memory-report")
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(stderr.String(), "spawned uWSGI worker") {
-		if time.Now().After(deadline) {
-			t.Fatalf("uwsgi did not start:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	roundTrip(t, addr, "GET / HTTP/1.0\r\n\r\n")
 	re := regexp.MustCompile(`(?m)^(\{address space usage: (\d+) bytes/\d+MB\} \{rss usage: (\d+) bytes/\d+MB\} )\[pid: `)
 	var m []string
-	for m = re.FindStringSubmatch(stderr.String()); m == nil; m = re.FindStringSubmatch(stderr.String()) {
+	for m = re.FindStringSubmatch(stderr.Log()); m == nil; m = re.FindStringSubmatch(stderr.Log()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no memory-report line in:\n%s", stderr.String())
+			t.Fatalf("no memory-report line in:\n%s", stderr.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

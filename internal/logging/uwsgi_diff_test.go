@@ -1,38 +1,19 @@
 package logging
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gosgi/gosgi/internal/realuwsgi"
+
 	"github.com/gosgi/gosgi/internal/proto"
 )
-
-// lockedBuffer collects a child's stderr while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var realLine = regexp.MustCompile(`(?m)^\[pid: (\d+)\|app: \d+\|req: \d+/\d+\] .* \[(.{24})\] .* in (\d+) msecs .*\n`)
 
@@ -42,10 +23,6 @@ var realLine = regexp.MustCompile(`(?m)^\[pid: (\d+)\|app: \d+\|req: \d+/\d+\] .
 // as the client saw it), writes the very line uWSGI wrote. Only the pid,
 // the date and the msecs are taken from uWSGI's line (LG-1, LG-2).
 func TestRequestLineMatchesUWSGI(t *testing.T) {
-	uwsgi, err := exec.LookPath("uwsgi")
-	if err != nil {
-		t.Fatalf("the real uwsgi is required for this test (apt install uwsgi-core uwsgi-plugin-python3): %v", err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -54,23 +31,8 @@ func TestRequestLineMatchesUWSGI(t *testing.T) {
 	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
 
-	var stderr lockedBuffer
-	cmd := exec.Command(uwsgi, "--plugin", "python3", "--http-socket", addr, "--wsgi-file", "testdata/app.py")
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start uwsgi: %v", err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
+	stderr := realuwsgi.Start(t, 1, "--plugin", "python3", "--http-socket", addr, "--wsgi-file", "testdata/app.py")
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(stderr.String(), "spawned uWSGI worker") {
-		if time.Now().After(deadline) {
-			t.Fatalf("uwsgi did not start:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	hostname, err := os.Hostname()
 	if err != nil {
@@ -116,12 +78,12 @@ func TestRequestLineMatchesUWSGI(t *testing.T) {
 		// date and msecs.
 		var m [][]string
 		for {
-			m = realLine.FindAllStringSubmatch(stderr.String(), -1)
+			m = realLine.FindAllStringSubmatch(stderr.Log(), -1)
 			if len(m) > i {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no request line %d in:\n%s", i+1, stderr.String())
+				t.Fatalf("no request line %d in:\n%s", i+1, stderr.Log())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -7,40 +7,13 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosgi/gosgi/internal/realuwsgi"
 )
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func exchange(t *testing.T, addr string, req []byte) []byte {
 	t.Helper()
@@ -64,29 +37,10 @@ func exchange(t *testing.T, addr string, req []byte) []byte {
 // uwsgi packets, ParseVars must accept what uWSGI serves and refuse with
 // the very message uWSGI logs, having parsed the same number of pairs.
 func TestAgainstRealUWSGI(t *testing.T) {
-	uwsgi, err := exec.LookPath("uwsgi")
-	if err != nil {
-		t.Fatalf("the real uwsgi is required for this test (apt install uwsgi-core uwsgi-plugin-python3): %v", err)
-	}
-	httpAddr, uwsgiAddr := freeAddr(t), freeAddr(t)
-	var logbuf lockedBuffer
-	cmd := exec.Command(uwsgi, "--plugin", "python3", "--http-socket", httpAddr, "--socket", uwsgiAddr,
+	httpAddr, uwsgiAddr := realuwsgi.FreeAddr(t), realuwsgi.FreeAddr(t)
+	logbuf := realuwsgi.Start(t, 1, "--plugin", "python3", "--http-socket", httpAddr, "--socket", uwsgiAddr,
 		"--wsgi-file", "testdata/envapp.py")
-	cmd.Stdout, cmd.Stderr = &logbuf, &logbuf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logbuf.String(), "spawned uWSGI worker") {
-		if time.Now().After(deadline) {
-			t.Fatalf("uwsgi did not start:\n%s", logbuf.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +54,11 @@ func TestAgainstRealUWSGI(t *testing.T) {
 	logFor := func(n int) (prev, line string) {
 		re := regexp.MustCompile(`(?m)^(.*)\n(\[pid: \d+\|app: -?\d+\|req: -?\d+/` + fmt.Sprint(n) + `\] .*)$`)
 		for {
-			if m := re.FindStringSubmatch(logbuf.String()); m != nil {
+			if m := re.FindStringSubmatch(logbuf.Log()); m != nil {
 				return m[1], m[2]
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no log line for request %d:\n%s", n, logbuf.String())
+				t.Fatalf("no log line for request %d:\n%s", n, logbuf.Log())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -183,7 +137,7 @@ func TestAgainstRealUWSGI(t *testing.T) {
 		if perr == nil || len(resp) != 0 {
 			t.Fatalf("over the limit: ParseHTTP %v, uWSGI answered %q", perr, resp)
 		}
-		for !strings.Contains(logbuf.String(), perr.Error()+"\n") {
+		for !strings.Contains(logbuf.Log(), perr.Error()+"\n") {
 			if time.Now().After(deadline) {
 				t.Fatalf("uWSGI did not log %q", perr.Error()[:60])
 			}
@@ -195,9 +149,9 @@ func TestAgainstRealUWSGI(t *testing.T) {
 	big := AppendHeader(nil, Header{Size: 5090})
 	exchange(t, uwsgiAddr, append(big, bytes.Repeat([]byte{'x'}, 5090)...))
 	serr := CheckSize(ParseHeader(big), 4096)
-	for serr == nil || !strings.Contains(logbuf.String(), serr.Error()+"\n") {
+	for serr == nil || !strings.Contains(logbuf.Log(), serr.Error()+"\n") {
 		if serr == nil || time.Now().After(deadline) {
-			t.Fatalf("CheckSize %v; uWSGI log:\n%s", serr, logbuf.String())
+			t.Fatalf("CheckSize %v; uWSGI log:\n%s", serr, logbuf.Log())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

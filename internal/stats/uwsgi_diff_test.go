@@ -6,40 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosgi/gosgi/internal/realuwsgi"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // snapshotFromUWSGI decodes a real uWSGI document into a Snapshot, field
 // by field, so that AppendJSON can be compared with the original bytes.
@@ -132,10 +105,6 @@ func snapshotFromUWSGI(t *testing.T, doc []byte) *Snapshot {
 // of the same values writes the same bytes: key order, tabs, the req_info
 // quirk, vars at column 0 and the final "" (ST-2..ST-4, ST-6..ST-14).
 func TestStatsMatchUWSGI(t *testing.T) {
-	uwsgi, err := exec.LookPath("uwsgi")
-	if err != nil {
-		t.Fatalf("the real uwsgi is required for this test (apt install uwsgi-core uwsgi-plugin-python3): %v", err)
-	}
 	app, err := filepath.Abs("testdata/app.py")
 	if err != nil {
 		t.Fatal(err)
@@ -151,26 +120,11 @@ func TestStatsMatchUWSGI(t *testing.T) {
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			httpAddr, statsAddr := freeAddr(t), freeAddr(t)
+			httpAddr, statsAddr := realuwsgi.FreeAddr(t), realuwsgi.FreeAddr(t)
 			args := append([]string{"--plugin", "python3", "--master", "--processes", "2", "--threads", "2",
 				"--http-socket", httpAddr, "--stats", statsAddr, "--wsgi-file", app}, v.flags...)
-			var out syncBuffer
-			cmd := exec.Command(uwsgi, args...)
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("start uwsgi: %v", err)
-			}
-			defer func() {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}()
+			realuwsgi.Start(t, 2, args...)
 			deadline := time.Now().Add(15 * time.Second)
-			for strings.Count(out.String(), "spawned uWSGI worker") < 2 {
-				if time.Now().After(deadline) {
-					t.Fatalf("uwsgi did not start:\n%s", out.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
 			// One quick request, then one that keeps a core busy.
 			for _, path := range []string{"/", "/sleep"} {
 				c, err := net.DialTimeout("tcp", httpAddr, 5*time.Second)
