@@ -129,17 +129,7 @@ func boolInt(b bool) int64 {
 // requests, then the instance exits 0.
 func (m *Master) gracefulShutdown() int {
 	m.log.Printf("graceful shutdown triggered...")
-	m.stopDaemons()
-	m.killAux()
-	m.zygote.close()
-	m.killWorkers(unix.SIGHUP)
-	for pid := range m.old {
-		unix.Kill(pid, unix.SIGHUP)
-	}
-	m.waitWorkers(m.mercy)
-	m.log.Printf("goodbye to uWSGI.")
-	m.vacuum()
-	return 0
+	return m.stopAll(unix.SIGHUP)
 }
 
 // reopenLogs is master-fifo 'l' and log-reopen: the log file is opened

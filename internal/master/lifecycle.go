@@ -280,39 +280,56 @@ func (m *Master) restartZygote() error {
 	return m.startPython()
 }
 
+// killWorkers sends sig to every worker, including those of the image this
+// one replaced that are still being retired.
 func (m *Master) killWorkers(sig unix.Signal) {
 	for _, w := range m.workers {
 		if w.pid > 0 {
 			unix.Kill(w.pid, sig)
 		}
 	}
+	for pid := range m.old {
+		unix.Kill(pid, sig)
+	}
 }
 
-// waitWorkers waits until every worker in pids has exited, SIGKILLing those
-// still alive after the mercy period (PM-20 step 3).
+// waitWorkers waits until every worker, and every worker of the image this
+// one replaced, has exited, SIGKILLing those still alive after the mercy
+// period (PM-20 step 3). Left unwaited, they would outlive the master.
 func (m *Master) waitWorkers(mercy time.Duration) {
 	start := time.Now()
-	alive := map[int]*workerSlot{}
+	alive := map[int]int{} // pid -> worker id
 	for _, w := range m.workers {
 		if w.pid > 0 {
-			alive[w.pid] = w
+			alive[w.pid] = w.id
 		}
+	}
+	for pid, o := range m.old {
+		alive[pid] = o.id
 	}
 	killed := false
 	for len(alive) > 0 {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if err == nil && pid > 0 {
-			if w, ok := alive[pid]; ok {
-				m.log.Printf("worker %d buried after %d seconds", w.id, int(time.Since(start).Seconds()))
-				w.pid = 0
+			if id, ok := alive[pid]; ok {
+				m.log.Printf("worker %d buried after %d seconds", id, int(time.Since(start).Seconds()))
 				delete(alive, pid)
+				delete(m.old, pid)
+				for _, w := range m.workers {
+					if w.pid == pid {
+						w.pid = 0
+					}
+				}
 			}
 			continue
 		}
+		if err == unix.ECHILD {
+			return // none left that are ours to wait for
+		}
 		if !killed && time.Since(start) > mercy {
-			for pid, w := range alive {
-				m.log.Verbosef("worker %d (pid: %d) is taking too much time to die...NO MERCY !!!", w.id, pid)
+			for pid, id := range alive {
+				m.log.Verbosef("worker %d (pid: %d) is taking too much time to die...NO MERCY !!!", id, pid)
 				unix.Kill(pid, unix.SIGKILL)
 			}
 			killed = true
@@ -324,13 +341,17 @@ func (m *Master) waitWorkers(mercy time.Duration) {
 // shutdown stops everything (PM-24) and returns the exit code.
 func (m *Master) shutdown() int {
 	m.log.Printf("SIGINT/SIGTERM received...killing workers...")
+	return m.stopAll(unix.SIGINT)
+}
+
+// stopAll ends the daemons, mules, spoolers and zygote, sends sig to every
+// worker (SIGINT: stop now, SIGHUP: finish the request first) and waits
+// for them, then exits cleanly.
+func (m *Master) stopAll(sig unix.Signal) int {
 	m.stopDaemons()
 	m.killAux()
 	m.zygote.close()
-	m.killWorkers(unix.SIGINT)
-	for pid := range m.old {
-		unix.Kill(pid, unix.SIGINT)
-	}
+	m.killWorkers(sig)
 	m.waitWorkers(m.mercy)
 	m.log.Printf("goodbye to uWSGI.")
 	m.vacuum()
