@@ -295,7 +295,13 @@ func TestStatsCountsRequests(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			wantHello(t, e.Addr("http"))
 		}
+		// uWSGI marks the worker idle only after the client has its
+		// answer, so the status is read once it has settled.
 		doc := readStats(t, e.Addr("http2"))
+		for deadline := time.Now().Add(2 * time.Second); len(doc.Workers) == 1 && doc.Workers[0].Status == "busy" && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			doc = readStats(t, e.Addr("http2"))
+		}
 		if len(doc.Workers) != 1 {
 			t.Fatalf("stats list %d workers", len(doc.Workers))
 		}
