@@ -280,63 +280,55 @@ class signal(object):
 
     def __call__(self, f):
         uwsgi.register_signal(self.num, self.target, f)
+        self._arm()
         return f
 
+    def _arm(self):
+        """Sets what raises the signal: nothing for @signal itself."""
 
-class timer(object):
+
+class timer(signal):
     """@timer(secs, signum=auto, target=''): f runs every secs seconds."""
 
     def __init__(self, secs, **kwargs):
-        self.num = _signum(kwargs)
+        signal.__init__(self, _signum(kwargs), **kwargs)
         self.secs = secs
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_timer(self.num, self.secs)
-        return f
 
 
-class cron(object):
+class cron(signal):
     """@cron(minute, hour, day, month, dayweek, signum=auto, target='')."""
 
     def __init__(self, minute, hour, day, month, dayweek, **kwargs):
-        self.num = _signum(kwargs)
+        signal.__init__(self, _signum(kwargs), **kwargs)
         self.spec = (minute, hour, day, month, dayweek)
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_cron(self.num, *self.spec)
-        return f
 
 
-class rbtimer(object):
+class rbtimer(signal):
     """@rbtimer(secs, signum=auto, target='')."""
 
     def __init__(self, secs, **kwargs):
-        self.num = _signum(kwargs)
+        signal.__init__(self, _signum(kwargs), **kwargs)
         self.secs = secs
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_rb_timer(self.num, self.secs)
-        return f
 
 
-class filemon(object):
+class filemon(signal):
     """@filemon(path, signum=auto, target=''): f runs when path changes."""
 
     def __init__(self, fsobj, **kwargs):
-        self.num = _signum(kwargs)
+        signal.__init__(self, _signum(kwargs), **kwargs)
         self.fsobj = fsobj
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_file_monitor(self.num, self.fsobj)
-        return f
 
 
 class lock(object):
