@@ -200,7 +200,13 @@ func TestMasterFifo(t *testing.T) {
 			}
 		}
 		send := func(cmd string) {
+			// uWSGI re-creates its fifo (unlink, mkfifo) when a writer closes it,
+			// so it may be missing for a moment.
 			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			for deadline := time.Now().Add(StartTimeout); os.IsNotExist(err) && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				f, err = os.OpenFile(fifo, os.O_WRONLY, 0)
+			}
 			if err != nil {
 				t.Fatalf("open fifo: %v", err)
 			}
