@@ -427,8 +427,15 @@ func TestProcessTitles(t *testing.T) {
 	e := gosgiEnv(t, helloArgs("--processes", "1", "--auto-procname", "--procname-prefix-spaced", "e2e"))
 	pids := workerPids(t, e.Srv, 1)
 	for pid, want := range map[int]string{e.Srv.Pid(): "e2e uWSGI master", pids[1]: "e2e uWSGI worker 1"} {
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if got := strings.TrimRight(string(cmdline), "\x00"); got != want {
+		// A new worker takes its title right after its spawn line.
+		title := func() string {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			return strings.TrimRight(string(cmdline), "\x00")
+		}
+		for deadline := time.Now().Add(StartTimeout); title() != want && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := title(); got != want {
 			t.Errorf("pid %d title %q, want %q", pid, got, want)
 		}
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
