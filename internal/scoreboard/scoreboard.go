@@ -138,6 +138,9 @@ func Layout() map[string]int {
 		"total_requests": int(unsafe.Offsetof(Header{}.TotalRequests)),
 		"apps":           int(unsafe.Offsetof(Worker{}.Apps)),
 		"app_size":       int(unsafe.Sizeof(App{})),
+		"cores":          int(unsafe.Offsetof(Worker{}.Cores)),
+		"core_size":      int(unsafe.Sizeof(Core{})),
+		"max_cores":      MaxCores,
 	}
 	t := reflect.TypeOf(Worker{})
 	for i := 0; i < t.NumField(); i++ {
