@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gosgi/gosgi/internal/options"
 	"github.com/gosgi/gosgi/internal/plugins"
@@ -232,6 +233,8 @@ func (l *loader) immediate(o *options.Option, e Entry) error {
 		return signalPidfile(e.Value, sig)
 	case "iprint":
 		l.stdout.WriteString(e.Value + "\n")
+	case "connect-and-read":
+		return connectAndRead(e.Value, l.stdout.String())
 	case "exit":
 		code := 0
 		if !e.NoValue {
@@ -250,6 +253,27 @@ func (l *loader) immediate(o *options.Option, e Entry) error {
 		l.entries = append(l.entries, Entry{Key: name, Value: addrs[0], Source: e.Source, placeholder: true})
 	}
 	return nil
+}
+
+// connectAndRead implements --connect-and-read: print what a unix socket
+// path or a host:port sends until it closes (the py-tracebacker sockets),
+// then exit 0; 1 when it cannot connect.
+func connectAndRead(addr, printed string) error {
+	network := "unix"
+	if !strings.Contains(addr, "/") && strings.Contains(addr, ":") {
+		network = "tcp"
+	}
+	conn, err := net.DialTimeout(network, addr, 10*time.Second)
+	if err != nil {
+		return &Exit{Code: 1, Stdout: printed, Stderr: fmt.Sprintf("connect-and-read %s: %v\n", addr, err)}
+	}
+	defer conn.Close()
+	var out strings.Builder
+	out.WriteString(printed)
+	if _, err := io.Copy(&out, conn); err != nil {
+		return &Exit{Code: 1, Stdout: out.String(), Stderr: fmt.Sprintf("connect-and-read %s: %v\n", addr, err)}
+	}
+	return &Exit{Code: 0, Stdout: out.String()}
 }
 
 // signalPidfile implements --stop/--reload/--pause (PM-31): exit 0 when

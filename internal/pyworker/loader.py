@@ -7,6 +7,7 @@
 import io
 import os
 import sys
+import threading
 import time
 import traceback
 import types
@@ -166,6 +167,9 @@ _Input.__qualname__ = _Input.__name__ = "_Input"
 
 
 def make_input(core):
+    # Runs once on each core's thread: name it as uWSGI names its request
+    # threads (py-tracebacker output, threading.current_thread()).
+    threading.current_thread().name = "uWSGIWorker%dCore%d" % (_gosgi.worker_id(), core)
     return _Input(core)
 
 

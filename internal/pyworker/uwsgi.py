@@ -1984,6 +1984,58 @@ def _process_started(role, ident):
         _threading.Thread(target=_signal_loop, args=(socks,), name="uwsgi-signals", daemon=True).start()
     if role == "worker" and ident == 1:
         _threading.Thread(target=_timer_loop, name="uwsgi-timers", daemon=True).start()
+    tb = _opt_values("py-tracebacker")
+    if role == "worker" and tb:
+        _start_tracebacker("%s%d" % (tb[-1], ident))
+
+
+def _start_tracebacker(path):
+    """py-tracebacker: a unix socket per worker that answers every
+    connection with the stack of each thread (read it with
+    `uwsgi --connect-and-read PATH`)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    srv = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        srv.bind(path)
+        srv.listen(16)
+    except OSError as e:
+        _loader.log("python tracebacker: unable to bind %s: %s" % (path, e))
+        srv.close()
+        return
+    _loader.log("python tracebacker for worker %d available on %s" % (_worker_id, path))
+    _threading.Thread(target=_tracebacker_loop, args=(srv,), name="uWSGITraceBacker", daemon=True).start()
+
+
+def _tracebacks():
+    names = {t.ident: t.name for t in _threading.enumerate()}
+    me = _threading.get_ident()
+    out = ["*** uWSGI Python tracebacker output ***\n\n"]
+    for ident, frame in _sys._current_frames().items():
+        if ident == me:
+            continue
+        name = names.get(ident, str(ident))
+        for fs in _traceback.extract_stack(frame):
+            out.append("thread_id = %s filename = %s lineno = %d function = %s line = %s\n"
+                       % (name, fs.filename, fs.lineno, fs.name, fs.line or ""))
+        out.append("\n")
+    return "".join(out).encode("utf-8", "backslashreplace")
+
+
+def _tracebacker_loop(srv):
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            _time.sleep(1)
+            continue
+        with conn:
+            try:
+                conn.sendall(_tracebacks())
+            except OSError:
+                pass
 
 
 def in_farm(name=None):
