@@ -112,12 +112,17 @@ type Worker struct {
 	MinWorkerLifetime int      `json:"min_worker_lifetime"`
 	NoOrphans         bool     `json:"no_orphans"`
 	LimitPost         int64    `json:"limit_post"`
-	Harakiri          int      `json:"harakiri"`
-	ScoreboardFD      int      `json:"scoreboard_fd"`
-	LogDate           *string  `json:"log_date"`
-	LogFormat         string   `json:"log_format,omitempty"`
-	LogFormatStrftime bool     `json:"log_format_strftime,omitempty"`
-	MemoryReport      bool     `json:"memory_report,omitempty"`
+	// PostBuffering: bodies are read whole before the app runs, in memory
+	// below this many bytes, in a temporary file from it on; the file is
+	// written in chunks of PostBufferingBufsize bytes.
+	PostBuffering        int64   `json:"post_buffering,omitempty"`
+	PostBufferingBufsize int64   `json:"post_buffering_bufsize,omitempty"`
+	Harakiri             int     `json:"harakiri"`
+	ScoreboardFD         int     `json:"scoreboard_fd"`
+	LogDate              *string `json:"log_date"`
+	LogFormat            string  `json:"log_format,omitempty"`
+	LogFormatStrftime    bool    `json:"log_format_strftime,omitempty"`
+	MemoryReport         bool    `json:"memory_report,omitempty"`
 	// Static files served by Go (static-map, check-static, ...), nil when
 	// none is configured; routing rules in configuration order.
 	Static *static.Options `json:"static,omitempty"`

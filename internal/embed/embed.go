@@ -78,6 +78,10 @@ type Core struct {
 	Vars  []byte // scratch for a uwsgi variable block built from HTTP
 	extra []byte // C memory for extra response headers
 	req   *C.gosgi_req
+	// the next Call's body was read whole (post-buffering); bufFD >= 0
+	// holds it in a file
+	buffered bool
+	bufFD    int
 }
 
 // Result is what the C side reports about a finished request.
@@ -123,6 +127,11 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 	r.proto, r.proto_len = cptr(proto), C.int(len(proto))
 	r.scheme, r.scheme_len = cptr(scheme), C.int(len(scheme))
 	r.app = C.int(app)
+	r.body_fd = -1
+	if c.buffered {
+		r.buffered, r.body_fd = 1, C.int(c.bufFD)
+		c.buffered = false
+	}
 	if keepalive {
 		r.keepalive = 1
 	}
@@ -150,6 +159,27 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		WriteError:       r.write_error != 0,
 		ReadError:        r.read_error != 0,
 		ContentLengthSet: r.content_length_set != 0,
+	}
+}
+
+// BufferedBody marks the next Call's body as read whole before the app
+// runs (post-buffering), so wsgi.input can seek: either the body given to
+// Call holds all of it (fd < 0), or the file fd does, read from its start.
+func (c *Core) BufferedBody(fd int) { c.buffered, c.bufFD = true, fd }
+
+// AllocBody returns n bytes of C memory for a body buffered in memory;
+// FreeBody releases them. Any goroutine may call both.
+func AllocBody(n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(C.malloc(C.size_t(n))), n)
+}
+
+// FreeBody releases memory from AllocBody.
+func FreeBody(b []byte) {
+	if cap(b) > 0 {
+		C.free(unsafe.Pointer(unsafe.SliceData(b)))
 	}
 }
 

@@ -39,11 +39,13 @@ typedef struct core {
 	int headers_sent;
 	char *out;
 	size_t out_len;
-	// wsgi.input state: look-ahead bytes, then the socket
+	// wsgi.input state: look-ahead bytes, then the socket (or the file of
+	// a buffered body)
 	const char *la;
 	size_t la_len;
 	char *la_buf;
 	long long remaining; // body bytes not yet handed to the app
+	const char *la_base; // a body buffered in memory: its start, for seek
 } core_t;
 
 static core_t *cores[MAX_CORES];
@@ -412,20 +414,34 @@ static PyObject *write_cb(PyObject *self, PyObject *data) {
 
 // -------------------------------------------------------------- wsgi.input
 
-// fill reads more body bytes from the socket into the look-ahead buffer.
+// body_recv reads up to n body bytes: from the file of a buffered body, or
+// from the socket, releasing the GIL while the client makes us wait.
+static ssize_t body_recv(core_t *c, char *dst, size_t n) {
+	ssize_t got;
+	if (c->req->buffered && c->req->body_fd >= 0) {
+		do {
+			got = read(c->req->body_fd, dst, n);
+		} while (got < 0 && errno == EINTR);
+		return got;
+	}
+	got = recv(c->req->fd, dst, n, MSG_DONTWAIT);
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->req->switches++; // a wait for the client, as uWSGI counts them
+		PyThreadState *ts = py.PyEval_SaveThread();
+		do {
+			got = recv(c->req->fd, dst, n, 0);
+		} while (got < 0 && errno == EINTR);
+		py.PyEval_RestoreThread(ts);
+	}
+	return got;
+}
+
+// fill reads more body bytes into the look-ahead buffer.
 static int fill(core_t *c, size_t want) {
 	if (c->remaining <= 0) return 0;
 	if (want > LA_CAP) want = LA_CAP;
 	if ((long long)want > c->remaining) want = c->remaining;
-	ssize_t n = recv(c->req->fd, c->la_buf, want, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		c->req->switches++;
-		PyThreadState *ts = py.PyEval_SaveThread();
-		do {
-			n = recv(c->req->fd, c->la_buf, want, 0);
-		} while (n < 0 && errno == EINTR);
-		py.PyEval_RestoreThread(ts);
-	}
+	ssize_t n = body_recv(c, c->la_buf, want);
 	if (n <= 0) return n == 0 || errno == ECONNRESET ? -2 : -1;
 	c->la = c->la_buf;
 	c->la_len = n;
@@ -471,15 +487,7 @@ static PyObject *input_read(PyObject *self, PyObject *args) {
 	}
 	while (got < size) {
 		// Large reads go straight into the result; no look-ahead copy.
-		ssize_t n = recv(c->req->fd, dst + got, size - got, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->req->switches++; // a wait for the client, as uWSGI counts them
-			PyThreadState *ts = py.PyEval_SaveThread();
-			do {
-				n = recv(c->req->fd, dst + got, size - got, 0);
-			} while (n < 0 && errno == EINTR);
-			py.PyEval_RestoreThread(ts);
-		}
+		ssize_t n = body_recv(c, dst + got, size - got);
 		if (n <= 0) {
 			int rc = n == 0 || errno == ECONNRESET ? -2 : -1;
 			py.Py_DecRef(b);
@@ -538,6 +546,48 @@ static PyObject *input_readline(PyObject *self, PyObject *args) {
 	PyObject *b = py.PyBytes_FromStringAndSize(line ? line : "", len);
 	free(line);
 	return b;
+}
+
+// _gosgi.input_seek(core, pos): only a buffered body can be re-read
+// (post-buffering); pos counts from the start of the body.
+static PyObject *input_seek(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
+	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
+	if (!c->req->buffered) return raise(PY_EXC(OSError), "seeking wsgi.input without post_buffering is IMPOSSIBLE !!!");
+	long long pos = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 1));
+	if (pos == -1 && py.PyErr_Occurred()) return NULL;
+	long long cl = c->req->content_length;
+	if (pos < 0 || pos > cl) return raise(PY_EXC(OSError), "invalid seek position for wsgi.input");
+	if (c->req->body_fd >= 0) {
+		if (lseek(c->req->body_fd, pos, SEEK_SET) < 0) return raise(PY_EXC(OSError), "error seeking the buffered body of wsgi.input");
+		c->la_len = 0;
+		c->remaining = cl - pos;
+	} else {
+		c->la = c->la_base + pos;
+		c->la_len = cl - pos;
+		c->remaining = 0;
+	}
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+// _gosgi.input_tell(core): body bytes handed to the app so far.
+static PyObject *input_tell(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
+	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
+	long long cl = c->req->content_length < 0 ? 0 : c->req->content_length;
+	return py.PyLong_FromLongLong(cl - (long long)c->la_len - c->remaining);
+}
+
+// _gosgi.input_fileno(core): the client socket, as uWSGI answers even when
+// the body was buffered.
+static PyObject *input_fileno(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
+	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
+	return py.PyLong_FromLong(c->req->fd);
 }
 
 // ------------------------------------------------------------ module setup
@@ -613,6 +663,9 @@ static PyMethodDef module_fns[] = {
     {"scoreboard", scoreboard_fn, METH_NOARGS, NULL},
     {"input_read", input_read, METH_VARARGS, NULL},
     {"input_readline", input_readline, METH_VARARGS, NULL},
+    {"input_seek", input_seek, METH_VARARGS, NULL},
+    {"input_tell", input_tell, METH_VARARGS, NULL},
+    {"input_fileno", input_fileno, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 // uwsgi_sendfile is wsgi.file_wrapper as uWSGI names it (PY-21): a
@@ -968,7 +1021,7 @@ int gosgi_handle(int id, gosgi_req *r) {
 	__atomic_store_n(&c->req, r, __ATOMIC_RELEASE);
 	c->headers_sent = 0;
 	c->out_len = 0;
-	c->la = r->body;
+	c->la = c->la_base = r->body;
 	c->la_len = r->body_len;
 	c->remaining = r->content_length - r->body_len;
 	if (c->remaining < 0) c->remaining = 0;
@@ -1020,7 +1073,7 @@ int gosgi_handle(int id, gosgi_req *r) {
 		c->headers = NULL;
 	}
 	py.PyDict_Clear(c->environ);
-	r->body_left = c->remaining;
+	r->body_left = r->buffered ? 0 : c->remaining; // a buffered body left nothing in the socket
 	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
 	c->ts = py.PyEval_SaveThread();
 	return 0;

@@ -22,6 +22,8 @@ typedef struct gosgi_req {
 	const char *extra;       // "Name: value\r\n" lines to add to the app's headers (routing)
 	int extra_len;
 	int extra_count;
+	int buffered;            // post-buffering: the whole body is in body, or in body_fd
+	int body_fd;             // buffered body in a file read from its start (-1: none)
 	// out
 	int status;              // numeric status sent (500 on an exception before headers)
 	int headers;             // number of headers sent

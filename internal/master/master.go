@@ -555,6 +555,10 @@ func (m *Master) startPython() error {
 	}
 	m.log.Printf("your server socket listen backlog is limited to %d connections", cfg.Int("listen"))
 	m.log.Printf("your mercy for graceful operations on workers is %d seconds", cfg.Int("worker-reload-mercy"))
+	if pb, size := cfg.Int("post-buffering"), cfg.Int("post-buffering-bufsize"); pb > 0 && max(size, 8192) < pb {
+		// uWSGI raises its body buffer (8192 bytes by default) to post-buffering.
+		m.log.Printf("setting request body buffering size to %d bytes", pb)
+	}
 	m.log.Printf("*** Operational MODE: %s ***", mode)
 	fds := zygoteFiles{boot: bootFD, board: m.boardFD}
 	for _, l := range m.listeners {
@@ -632,6 +636,7 @@ func (m *Master) bootSpec() boot.Spec {
 		MinWorkerLifetime: cfg.Int("min-worker-lifetime"),
 		NoOrphans:         cfg.Bool("no-orphans"),
 		LimitPost:         int64(cfg.Int("limit-post")),
+		PostBuffering:     int64(cfg.Int("post-buffering")),
 		Harakiri:          cfg.Int("harakiri"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,

@@ -114,7 +114,8 @@ class FileWrapper:
 
 class _Input:
     """wsgi.input (PY-26): reads never go past CONTENT_LENGTH; waits are
-    bounded by socket-timeout and raise OSError."""
+    bounded by socket-timeout and raise OSError. With post-buffering the
+    body was read before the app was called, and seek() works."""
 
     __slots__ = ("_core",)
 
@@ -154,11 +155,16 @@ class _Input:
     def close(self):
         pass
 
-    def seek(self, *args):
-        raise OSError("seeking wsgi.input without post_buffering is IMPOSSIBLE !!!")
+    # seek works on a body buffered by post-buffering; like uWSGI's, it
+    # takes an absolute position and ignores any whence argument.
+    def seek(self, pos, *whence):
+        return _gosgi.input_seek(self._core, int(pos))
 
     def tell(self):
-        raise OSError("seeking wsgi.input without post_buffering is IMPOSSIBLE !!!")
+        return _gosgi.input_tell(self._core)
+
+    def fileno(self):
+        return _gosgi.input_fileno(self._core)
 
 
 _Input.__module__ = "uwsgi"

@@ -123,11 +123,18 @@ type conn struct {
 	port   string // REMOTE_PORT (router front only)
 	handed bool   // given to a goroutine: not ours to close any more
 	keep   bool   // keep-alive: hand back to a goroutine for the next request
+	// body was read whole by a goroutine (post-buffering); start is then
+	// when the request arrived.
+	body  *bufferedBody
+	start time.Time
 }
 
 // done closes the connection, or hands a keep-alive one back to a goroutine.
 func (l *loop) done() {
 	c := &l.conn
+	if c.body != nil {
+		c.body.release()
+	}
 	switch {
 	case c.handed:
 	case c.keep:
@@ -212,6 +219,9 @@ func read(fd int, buf []byte) (int, error) {
 // serve handles one request on l.conn; n bytes of it are already in Head.
 func (l *loop) serve(n int) {
 	start := time.Now()
+	if !l.conn.start.IsZero() {
+		start = l.conn.start
+	}
 	if l.conn.sock.Proto == "uwsgi" {
 		l.serveUwsgi(n, start)
 	} else {
@@ -270,7 +280,7 @@ func (l *loop) serveUwsgi(n int, start time.Time) {
 		l.finish(-1, block, &embed.Result{Status: 500}, start)
 		return
 	}
-	l.dispatch(block, buf[end:n], start)
+	l.dispatch(block, end, n, start)
 }
 
 // serveHTTP handles one request on an http-socket (WP-20..WP-30).
@@ -294,7 +304,7 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 					l.w.log.Printf("request head of %d bytes does not fit the variable buffer. skip.", len(block))
 					return
 				}
-				l.dispatch(block, buf[headLen:n], start)
+				l.dispatch(block, headLen, n, start)
 				return
 			}
 			if err == proto.ErrInvalidHTTP || err == proto.ErrAmbiguousLength {
@@ -406,12 +416,30 @@ func (l *loop) selectApp() int {
 	return 0
 }
 
-func (l *loop) dispatch(block, body []byte, start time.Time) {
+// dispatch serves a parsed request: Head[:headLen] is its head, and
+// Head[headLen:n] the body bytes read with it.
+func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	fd := l.conn.fd
 	r := &l.req
+	body := l.c.Head[headLen:n]
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
 		l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
 		return
+	}
+	bodyFD := -2 // the body is read from the socket as the app asks
+	if l.needsBuffering(int64(len(body))) {
+		l.bufferBody(l.c.Head[:headLen], body, start)
+		return
+	}
+	if b := l.conn.body; b != nil {
+		if b.failure != "" {
+			l.w.log.Printf("%s", b.failure)
+			l.finish(-1, block, &embed.Result{Status: 500, Switches: b.waits}, start)
+			return
+		}
+		body, bodyFD = b.mem, b.fd()
+	} else if l.w.cfg.PostBuffering > 0 {
+		bodyFD = -1 // the whole body (maybe none) came with the head
 	}
 	pipelined := int64(len(body)) > r.ContentLength
 	if pipelined {
@@ -451,6 +479,9 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	// Keep-alive fronts: http11-socket and the router (a TLS front's
 	// socketpair carries one request).
 	keep := (l.conn.sock.Proto == "http11" || l.conn.sock.Proto == "router") && r.KeepAlive && !r.Chunked
+	if bodyFD >= -1 {
+		l.c.BufferedBody(bodyFD)
+	}
 	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
