@@ -113,16 +113,26 @@ type Worker struct {
 	NoOrphans         bool     `json:"no_orphans"`
 	LimitPost         int64    `json:"limit_post"`
 	// PostBuffering: bodies are read whole before the app runs, in memory
-	// below this many bytes, in a temporary file from it on; the file is
-	// written in chunks of PostBufferingBufsize bytes.
-	PostBuffering        int64   `json:"post_buffering,omitempty"`
-	PostBufferingBufsize int64   `json:"post_buffering_bufsize,omitempty"`
-	Harakiri             int     `json:"harakiri"`
-	ScoreboardFD         int     `json:"scoreboard_fd"`
-	LogDate              *string `json:"log_date"`
-	LogFormat            string  `json:"log_format,omitempty"`
-	LogFormatStrftime    bool    `json:"log_format_strftime,omitempty"`
-	MemoryReport         bool    `json:"memory_report,omitempty"`
+	// below this many bytes, in a temporary file (read in chunks of this
+	// size) from it on.
+	PostBuffering int64 `json:"post_buffering,omitempty"`
+	// The http router address: keep-alive for HTTP/1.1 clients
+	// (http-keepalive), seconds of client inactivity allowed
+	// (http-timeout), chunking of bodies without Content-Length on kept
+	// connections (http-auto-chunked), gzip of bodies marked
+	// uWSGI-Encoding: gzip (http-auto-gzip).
+	HTTPKeepalive   bool `json:"http_keepalive,omitempty"`
+	HTTPTimeout     int  `json:"http_timeout,omitempty"`
+	HTTPAutoChunked bool `json:"http_auto_chunked,omitempty"`
+	HTTPAutoGzip    bool `json:"http_auto_gzip,omitempty"`
+	// DelHeaders are app response headers dropped (del-header).
+	DelHeaders        []string `json:"del_headers,omitempty"`
+	Harakiri          int      `json:"harakiri"`
+	ScoreboardFD      int      `json:"scoreboard_fd"`
+	LogDate           *string  `json:"log_date"`
+	LogFormat         string   `json:"log_format,omitempty"`
+	LogFormatStrftime bool     `json:"log_format_strftime,omitempty"`
+	MemoryReport      bool     `json:"memory_report,omitempty"`
 	// Static files served by Go (static-map, check-static, ...), nil when
 	// none is configured; routing rules in configuration order.
 	Static *static.Options `json:"static,omitempty"`

@@ -21,6 +21,7 @@ import "C"
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 )
 
@@ -82,7 +83,19 @@ type Core struct {
 	// holds it in a file
 	buffered bool
 	bufFD    int
+	router   RouterRules // for the next Call
+	del      []byte      // C memory: del-header names, one per line
 }
+
+// RouterRules are what the http router does to a response without
+// Content-Length (http-keepalive, http-auto-chunked, http-auto-gzip).
+type RouterRules int
+
+const (
+	RouterKeep    RouterRules = C.GOSGI_ROUTER_KEEP    // kept alive: say Connection: close, or...
+	RouterChunked RouterRules = C.GOSGI_ROUTER_CHUNKED // ...chunk the body and keep it
+	RouterGzip    RouterRules = C.GOSGI_ROUTER_GZIP    // gzip bodies marked uWSGI-Encoding: gzip
+)
 
 // Result is what the C side reports about a finished request.
 type Result struct {
@@ -96,6 +109,8 @@ type Result struct {
 	WriteError       bool
 	ReadError        bool
 	ContentLengthSet bool
+	// Chunked: the router rules chunked the body, to its last chunk.
+	Chunked bool
 	// Via names how a body went out when Go answered (static files,
 	// routing): "sendfile", "offload", "route" (LG-2).
 	Via string
@@ -128,6 +143,8 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 	r.scheme, r.scheme_len = cptr(scheme), C.int(len(scheme))
 	r.app = C.int(app)
 	r.body_fd = -1
+	r.router, c.router = C.int(c.router), 0
+	r.del, r.del_len = cptr(c.del), C.int(len(c.del))
 	if c.buffered {
 		r.buffered, r.body_fd = 1, C.int(c.bufFD)
 		c.buffered = false
@@ -159,7 +176,20 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		WriteError:       r.write_error != 0,
 		ReadError:        r.read_error != 0,
 		ContentLengthSet: r.content_length_set != 0,
+		Chunked:          r.chunked != 0,
 	}
+}
+
+// Route sets the router rules for the next Call's response.
+func (c *Core) Route(rules RouterRules) { c.router = rules }
+
+// DeleteHeaders names the app response headers every Call drops
+// (del-header, any case).
+func (c *Core) DeleteHeaders(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	c.del = CBytes(strings.Join(names, "\n"))
 }
 
 // BufferedBody marks the next Call's body as read whole before the app

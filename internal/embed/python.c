@@ -46,6 +46,9 @@ typedef struct core {
 	char *la_buf;
 	long long remaining; // body bytes not yet handed to the app
 	const char *la_base; // a body buffered in memory: its start, for seek
+	// router framing of the response body: chunked, maybe gzipped first
+	int chunked;
+	PyObject *gz; // zlib compressobj while gzipping
 } core_t;
 
 static core_t *cores[MAX_CORES];
@@ -238,6 +241,58 @@ static const char *reason_phrase(int code) {
 	return "Unknown";
 }
 
+static PyObject *call_loader(const char *name, PyObject *args);
+
+static int out_str(core_t *c, const char *s) { return out_append(c, s, strlen(s)); }
+
+// deleted reports whether del-header names the header k (any case).
+static int deleted(const gosgi_req *r, const char *k, Py_ssize_t kl) {
+	const char *p = r->del, *end = r->del + r->del_len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		if (!nl) nl = end;
+		if (nl - p == kl && strncasecmp(p, k, kl) == 0) return 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+// has_token reports whether the comma-separated list v holds tok (any case).
+static int has_token(const char *v, Py_ssize_t vl, const char *tok) {
+	size_t tl = strlen(tok);
+	for (Py_ssize_t i = 0; i + (Py_ssize_t)tl <= vl; i++)
+		if (strncasecmp(v + i, tok, tl) == 0) return 1;
+	return 0;
+}
+
+// router_headers adds what the http router adds to a response without
+// Content-Length, and chooses its framing: gzip when the app marked it
+// (uWSGI-Encoding: gzip) and the client accepts it, chunked when kept
+// alive with http-auto-chunked, else Connection: close on a kept-alive
+// connection. uWSGI's log does not count these headers.
+static void router_headers(core_t *c, int gzip_marked) {
+	gosgi_req *r = c->req;
+	if (r->content_length_set) return;
+	if (gzip_marked && (r->router & GOSGI_ROUTER_GZIP)) {
+		PyObject *args = py.PyTuple_New(0);
+		c->gz = call_loader("gzip_start", args);
+		py.Py_DecRef(args);
+		if (c->gz) {
+			c->chunked = 1;
+			out_str(c, "Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n");
+			return;
+		}
+		py.PyErr_Clear();
+	}
+	if (!(r->router & GOSGI_ROUTER_KEEP)) return;
+	if (r->router & GOSGI_ROUTER_CHUNKED) {
+		c->chunked = 1;
+		out_str(c, "Transfer-Encoding: chunked\r\n");
+	} else {
+		out_str(c, "Connection: close\r\n");
+	}
+}
+
 // send_headers writes the status line and headers into the output buffer
 // (WP-10, WP-11). Returns -1 with a Python exception set on bad input.
 static int send_headers(core_t *c) {
@@ -282,6 +337,7 @@ static int send_headers(core_t *c) {
 		out_append(c, "\r\n", 2);
 	}
 	if (tmp) py.Py_DecRef(tmp);
+	int gzip_marked = 0;
 	Py_ssize_t n = py.PyList_Size(c->headers);
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *h = py.PyList_GetItem(c->headers, i);
@@ -295,7 +351,13 @@ static int send_headers(core_t *c) {
 			raise(PY_EXC(TypeError), "http header must be encodable in latin1");
 			return -1;
 		}
+		if (r->del_len > 0 && deleted(r, ks, kl)) {
+			if (kt) py.Py_DecRef(kt);
+			if (vt) py.Py_DecRef(vt);
+			continue;
+		}
 		if (kl == 14 && strncasecmp(ks, "content-length", 14) == 0) r->content_length_set = 1;
+		if (kl == 14 && strncasecmp(ks, "uwsgi-encoding", 14) == 0 && has_token(vs, vl, "gzip")) gzip_marked = 1;
 		out_append(c, ks, kl);
 		out_append(c, ": ", 2);
 		out_append(c, vs, vl);
@@ -308,9 +370,53 @@ static int send_headers(core_t *c) {
 		out_append(c, r->extra, r->extra_len);
 		r->headers += r->extra_count;
 	}
+	int logged = (int)(c->out_len - start) + 2;
+	if (r->router) router_headers(c, gzip_marked);
 	out_append(c, "\r\n", 2);
-	r->header_bytes = (int)(c->out_len - start);
+	r->header_bytes = logged;
 	return 0;
+}
+
+// chunk frames n body bytes as one HTTP/1.1 chunk.
+static int chunk(core_t *c, const char *p, size_t n) {
+	if (n == 0) return 0;
+	char size[24];
+	int sl = snprintf(size, sizeof size, "%zX\r\n", n);
+	if (out_append(c, size, sl) < 0 || out_append(c, p, n) < 0) return -1;
+	return out_append(c, "\r\n", 2);
+}
+
+// gzip_chunk compresses body bytes (fn "gzip_chunk") or ends the stream
+// (fn "gzip_end", p NULL), and sends what zlib gives as one chunk.
+static int gzip_chunk(core_t *c, const char *fn, const char *p, size_t n) {
+	PyObject *args = py.PyTuple_New(p ? 2 : 1);
+	py.Py_IncRef(c->gz);
+	py.PyTuple_SetItem(args, 0, c->gz);
+	if (p) py.PyTuple_SetItem(args, 1, py.PyBytes_FromStringAndSize(p, n));
+	PyObject *z = call_loader(fn, args);
+	py.Py_DecRef(args);
+	if (!z) return -1;
+	char *zp;
+	Py_ssize_t zn;
+	int rc = py.PyBytes_AsStringAndSize(z, &zp, &zn) < 0 ? -1 : chunk(c, zp, zn);
+	py.Py_DecRef(z);
+	return rc;
+}
+
+// end_framing sends the rest of a gzip stream and the last chunk.
+static int end_framing(core_t *c) {
+	if (c->gz && gzip_chunk(c, "gzip_end", NULL, 0) < 0) return -1;
+	if (out_append(c, "0\r\n\r\n", 5) < 0) return -1;
+	c->req->chunked = 1;
+	return 0;
+}
+
+static void reset_framing(core_t *c) {
+	c->chunked = 0;
+	if (c->gz) {
+		py.Py_DecRef(c->gz);
+		c->gz = NULL;
+	}
 }
 
 // write_body sends one chunk of the body, sending the headers first.
@@ -318,6 +424,8 @@ static int write_body(core_t *c, const char *p, size_t n) {
 	if (!c->headers_sent && send_headers(c) < 0) return -1;
 	if (c->req->write_error) return 0;
 	c->req->body_bytes += n;
+	if (c->gz) return gzip_chunk(c, "gzip_chunk", p, n);
+	if (c->chunked) return chunk(c, p, n);
 	out_append(c, p, n);
 	return 0;
 }
@@ -932,6 +1040,7 @@ static int send_file(core_t *c, PyObject *result) {
 	off_t pos = lseek(fd, 0, SEEK_CUR);
 	if (pos < 0) return 0;
 	if (!c->headers_sent && send_headers(c) < 0) return -1;
+	if (c->chunked) return 0; // framed by the router rules: iterate it
 	if (flush_out(c, NULL, 0) < 0) return 1;
 	c->req->sendfile = 1;
 	PyThreadState *ts = py.PyEval_SaveThread();
@@ -1063,6 +1172,11 @@ int gosgi_handle(int id, gosgi_req *r) {
 			if (c->headers_sent) r->switches = 0;
 		}
 	}
+	if (!failed && c->chunked && end_framing(c) < 0) {
+		py.PyErr_PrintEx(0);
+		r->exception = 1;
+	}
+	reset_framing(c);
 	if (!failed || r->body_bytes > 0) flush_out(c, NULL, 0);
 	if (c->status) {
 		py.Py_DecRef(c->status);

@@ -637,6 +637,11 @@ func (m *Master) bootSpec() boot.Spec {
 		NoOrphans:         cfg.Bool("no-orphans"),
 		LimitPost:         int64(cfg.Int("limit-post")),
 		PostBuffering:     int64(cfg.Int("post-buffering")),
+		HTTPKeepalive:     cfg.Bool("http-keepalive"), // a bare flag is 1, "0" is off
+		HTTPTimeout:       cfg.Int("http-timeout"),
+		HTTPAutoChunked:   cfg.Bool("http-auto-chunked"),
+		HTTPAutoGzip:      cfg.Bool("http-auto-gzip"),
+		DelHeaders:        cfg.List("del-header"),
 		Harakiri:          cfg.Int("harakiri"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -69,6 +70,7 @@ type Request struct {
 	UwsgiScheme     []byte // UWSGI_SCHEME (wsgi.url_scheme)
 	TransferEnc     []byte // HTTP_TRANSFER_ENCODING
 	Connection      []byte // HTTP_CONNECTION
+	AcceptEncoding  []byte // HTTP_ACCEPT_ENCODING (http-auto-gzip)
 
 	// Chunked reports a Transfer-Encoding header whose last coding is
 	// "chunked". The body is not decoded (WP-25).
@@ -266,10 +268,13 @@ func (r *Request) set(key, val []byte) bool {
 			r.Connection = val
 		}
 	case 20:
-		if string(key) == "HTTP_X_FORWARDED_FOR" {
+		switch string(key) {
+		case "HTTP_X_FORWARDED_FOR":
 			r.XForwardedFor = val
-		} else if string(key) == "HTTP_X_FORWARDED_SSL" {
+		case "HTTP_X_FORWARDED_SSL":
 			r.XForwardedSSL = val
+		case "HTTP_ACCEPT_ENCODING":
+			r.AcceptEncoding = val
 		}
 	case 22:
 		switch string(key) {
@@ -281,6 +286,10 @@ func (r *Request) set(key, val []byte) bool {
 	}
 	return false
 }
+
+// AcceptsGzip reports whether Accept-Encoding mentions gzip, as uWSGI's
+// router tests it (http-auto-gzip).
+func (r *Request) AcceptsGzip() bool { return bytes.Contains(r.AcceptEncoding, []byte("gzip")) }
 
 // finish derives the fields computed from several variables.
 func (r *Request) finish(cl []byte) {

@@ -175,6 +175,24 @@ def make_input(core):
     return _Input(core)
 
 
+# http-auto-gzip: the router compresses a body the app marked with
+# uWSGI-Encoding: gzip; each write is flushed so streamed bodies stream.
+def gzip_start():
+    import zlib
+
+    return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 31)
+
+
+def gzip_chunk(z, data):
+    import zlib
+
+    return z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+
+
+def gzip_end(z):
+    return z.flush()
+
+
 def log_exc_info(exc_info):
     traceback.print_exception(*exc_info)
 

@@ -103,6 +103,9 @@ func (l *loop) run() {
 			continue
 		}
 		l.conn = conn{fd: fd, sock: sock}
+		if sock.Proto == "router" && w.cfg.HTTPTimeout > 0 && w.cfg.HTTPTimeout != w.cfg.SocketTimeout {
+			setClientTimeout(fd, w.clientTimeout(sock))
+		}
 		if sock.Proto != "uwsgi" {
 			l.conn.addr = l.remoteAddr()
 			if sock.Proto == "router" { // WP-41
@@ -476,9 +479,13 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if w.cfg.Harakiri > 0 {
 		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
 	}
-	// Keep-alive fronts: http11-socket and the router (a TLS front's
-	// socketpair carries one request).
-	keep := (l.conn.sock.Proto == "http11" || l.conn.sock.Proto == "router") && r.KeepAlive && !r.Chunked
+	// Keep-alive fronts: http11-socket, and the router with http-keepalive
+	// (a TLS front's socketpair carries one request).
+	keep := r.KeepAlive && !r.Chunked && (l.conn.sock.Proto == "http11" ||
+		l.conn.sock.Proto == "router" && w.cfg.HTTPKeepalive)
+	if rules := l.routerRules(keep); rules != 0 {
+		l.c.Route(rules)
+	}
 	if bodyFD >= -1 {
 		l.c.BufferedBody(bodyFD)
 	}
@@ -500,7 +507,7 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
-	l.conn.keep = keep && res.ContentLengthSet && !res.WriteError && !res.ReadError &&
+	l.conn.keep = keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&
 		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
 	l.finish(app, block, &res, start)
 	l.c.AfterRequest()

@@ -76,7 +76,7 @@ func (l *loop) bufferBody(head, prefix []byte, start time.Time) {
 	w.inflight.Add(1)
 	go func() {
 		defer w.inflight.Add(-1)
-		c.body = w.readBody(rf, prefix, cl)
+		c.body = w.readBody(rf, prefix, cl, w.clientTimeout(c.sock))
 		rf.Close()
 		// The flag is shared with the duplicate: the core reads blocking.
 		if err := unix.SetNonblock(c.fd, false); err != nil && c.body.failure == "" {
@@ -102,12 +102,12 @@ func pollable(fd int) (*os.File, error) {
 }
 
 // readBody reads a body of cl bytes whose first bytes are prefix.
-func (w *Worker) readBody(f *os.File, prefix []byte, cl int64) *bufferedBody {
+func (w *Worker) readBody(f *os.File, prefix []byte, cl int64, timeout time.Duration) *bufferedBody {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return &bufferedBody{failure: fmt.Sprintf("post-buffering: %v", err)}
 	}
-	r := bodyReader{f: f, rc: rc, timeout: time.Duration(w.cfg.SocketTimeout) * time.Second}
+	r := bodyReader{f: f, rc: rc, timeout: timeout}
 	if cl < w.cfg.PostBuffering {
 		return r.toMemory(prefix, cl)
 	}

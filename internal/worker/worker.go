@@ -295,6 +295,7 @@ func (w *Worker) runCore(id int, ready chan<- error) {
 		ready <- err
 		return
 	}
+	c.DeleteHeaders(w.cfg.DelHeaders)
 	cs.tid.Store(int32(unix.Gettid()))
 	ready <- nil
 	l := newLoop(w, c, cs)

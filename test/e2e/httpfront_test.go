@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http/httputil"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +231,248 @@ func TestPostBufferingSlowUpload(t *testing.T) {
 			}
 		})
 	}
+}
+
+// routerBase serves testdata/apps/respshape.py on the http router address
+// (uWSGI's http plugin) with one worker.
+var routerBase = []string{
+	"--plugin", "python3,http", "--master", "--processes", "1",
+	"--http", "{http}", "--wsgi-file", "{apps}/respshape.py",
+}
+
+// exchange is what one request on a kept connection got: the reply as
+// sent, its body with any chunking undone, or that the server had closed.
+type exchange struct {
+	Request string
+	Status  string      `json:",omitempty"`
+	Headers [][2]string `json:",omitempty"`
+	Body    string      `json:",omitempty"`
+	Closed  bool        `json:",omitempty"`
+}
+
+// converse sends reqs one after the other on one connection, reading each
+// reply in full (by Content-Length, chunks or the server closing). A reply
+// delimited by the server closing ends the conversation.
+func converse(t *testing.T, addr string, reqs ...string) []exchange {
+	t.Helper()
+	c, err := Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(RequestTimeout))
+	br := bufio.NewReader(c)
+	var out []exchange
+	for _, req := range reqs {
+		x := exchange{Request: strings.SplitN(req, "\r\n", 2)[0]}
+		if _, err := io.WriteString(c, req); err != nil {
+			x.Closed = true
+			out = append(out, x)
+			break
+		}
+		head, err := readHead(br)
+		if err != nil {
+			x.Closed = true
+			out = append(out, x)
+			break
+		}
+		r, err := parseHead(head)
+		if err != nil {
+			t.Fatalf("%s: %v", x.Request, err)
+		}
+		x.Status, x.Headers = r.StatusLine, r.Headers
+		body, closed, err := readBody(br, r)
+		if err != nil {
+			t.Fatalf("%s: body: %v", x.Request, err)
+		}
+		x.Body = string(body)
+		out = append(out, x)
+		if closed {
+			out = append(out, exchange{Closed: true})
+			break
+		}
+	}
+	return out
+}
+
+// readHead reads a reply head up to its blank line.
+func readHead(br *bufio.Reader) ([]byte, error) {
+	var head []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		head = append(head, line...)
+		if err != nil {
+			return nil, err
+		}
+		if string(line) == "\r\n" {
+			return head, nil
+		}
+	}
+}
+
+// parseHead parses a reply head alone (ParseResponse would also decode a
+// chunked body, which is not there yet).
+func parseHead(head []byte) (*Response, error) {
+	lines := strings.Split(strings.TrimSuffix(string(head), "\r\n\r\n"), "\r\n")
+	r := &Response{StatusLine: lines[0], Raw: head}
+	for _, l := range lines[1:] {
+		name, value, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, fmt.Errorf("malformed header line %q", l)
+		}
+		r.Headers = append(r.Headers, [2]string{name, strings.TrimPrefix(value, " ")})
+	}
+	return r, nil
+}
+
+// readBody reads the body of r as its headers delimit it; closed tells
+// that the server closed the connection to end it.
+func readBody(br *bufio.Reader, r *Response) (body []byte, closed bool, err error) {
+	if cl := r.Header("Content-Length"); len(cl) == 1 {
+		n, err := strconv.Atoi(cl[0])
+		if err != nil {
+			return nil, false, err
+		}
+		body = make([]byte, n)
+		_, err = io.ReadFull(br, body)
+		return body, false, err
+	}
+	if te := r.Header("Transfer-Encoding"); len(te) == 1 && strings.EqualFold(te[0], "chunked") {
+		body, err = io.ReadAll(httputil.NewChunkedReader(br))
+		if err != nil {
+			return nil, false, err
+		}
+		_, err = readHead(br) // the empty trailer
+		return body, false, err
+	}
+	body, err = io.ReadAll(br)
+	return body, true, err
+}
+
+// TestRouterKeepalive: the http router keeps HTTP/1.1 connections only
+// with http-keepalive; a response without Content-Length then closes the
+// connection with "Connection: close", or with http-auto-chunked is sent
+// chunked and the connection kept. HTTP/1.0 clients are never kept.
+func TestRouterKeepalive(t *testing.T) {
+	get := func(target, proto string, headers ...string) string {
+		return "GET " + target + " " + proto + "\r\nHost: e2e.test\r\n" + strings.Join(append(headers, ""), "\r\n") + "\r\n"
+	}
+	conversations := []struct {
+		name string
+		reqs []string
+	}{
+		{"cl_then_cl", []string{get("/?cl=1", "HTTP/1.1"), get("/?cl=1", "HTTP/1.1")}},
+		{"no_cl_then_cl", []string{get("/?parts=1", "HTTP/1.1"), get("/?cl=1", "HTTP/1.1")}},
+		{"close_requested", []string{get("/?cl=1", "HTTP/1.1", "Connection: close"), get("/?cl=1", "HTTP/1.1")}},
+		{"http10_keepalive_asked", []string{get("/?cl=1", "HTTP/1.0", "Connection: Keep-Alive"), get("/?cl=1", "HTTP/1.1")}},
+	}
+	configs := []struct {
+		name  string
+		extra []string
+	}{
+		{"default", nil},
+		{"keepalive", []string{"--http-keepalive"}},
+		{"keepalive_autochunked", []string{"--http-keepalive", "--http-auto-chunked"}},
+		{"autochunked_alone", []string{"--http-auto-chunked"}},
+	}
+	for _, cfg := range configs {
+		t.Run(cfg.name, func(t *testing.T) {
+			args := append(append([]string(nil), routerBase...), cfg.extra...)
+			Differential(t, Setup{Args: args, Ready: `spawned uWSGI worker 1 `}, func(t *testing.T, e *Env) any {
+				out := map[string][]exchange{}
+				for _, c := range conversations {
+					out[c.name] = converse(t, e.Addr("http"), c.reqs...)
+				}
+				return out
+			})
+		})
+	}
+}
+
+// TestRouterAutoGzip: with http-auto-gzip the router gzips (chunked) a
+// body the app marked uWSGI-Encoding: gzip, when the client accepts gzip
+// and the app set no Content-Length; the marker header stays, as uWSGI
+// leaves it. The request log counts the app's headers and bytes.
+func TestRouterAutoGzip(t *testing.T) {
+	cases := []struct{ name, req string }{
+		{"marked_accepted", "GET /?gzip=1&rep=50 HTTP/1.1\r\nHost: e2e.test\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n"},
+		{"marked_streamed", "GET /?gzip=1&parts=1 HTTP/1.1\r\nHost: e2e.test\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"},
+		{"marked_not_accepted", "GET /?gzip=1 HTTP/1.1\r\nHost: e2e.test\r\nConnection: close\r\n\r\n"},
+		{"marked_with_length", "GET /?gzip=1&cl=1 HTTP/1.1\r\nHost: e2e.test\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"},
+		{"marked_http10", "GET /?gzip=1 HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n"},
+		{"not_marked", "GET /?rep=3 HTTP/1.1\r\nHost: e2e.test\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"},
+	}
+	type result struct {
+		Name, Status, Body, LogLine string
+		Headers                     [][2]string
+	}
+	args := append(append([]string(nil), routerBase...), "--http-auto-gzip")
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		var out []result
+		for i, c := range cases {
+			r := Do(t, e.Addr("http"), c.req) // undoes the chunking
+			body := r.Body
+			if ce := r.Header("Content-Encoding"); len(ce) == 1 && ce[0] == "gzip" {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if body, err = io.ReadAll(zr); err != nil {
+					t.Fatalf("%s: gunzip: %v", c.name, err)
+				}
+			}
+			lines := e.Srv.WaitLogCount(t, reqLineRE.String(), i+1, RequestTimeout)
+			out = append(out, result{Name: c.name, Status: r.StatusLine, Headers: r.Headers, Body: string(body),
+				LogLine: NormaliseSwitches(NormaliseRequestLine(lines[i][0]))})
+		}
+		return out
+	})
+}
+
+// TestDelHeader: del-header drops app response headers whatever their case,
+// on http-socket and on the router, but not those add-header adds; the log
+// line counts what was sent.
+func TestDelHeader(t *testing.T) {
+	for _, front := range []string{"--http-socket", "--http"} {
+		t.Run(strings.TrimPrefix(front, "--"), func(t *testing.T) {
+			args := []string{"--plugin", "python3,http", "--master", "--processes", "1", front, "{http}",
+				"--wsgi-file", "{apps}/respshape.py", "--del-header", "X-BAR", "--del-header", "content-type",
+				"--add-header", "X-Added: 1", "--del-header", "X-Added", "--del-header", "X-F"}
+			Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+				r := Do(t, e.Addr("http"), "GET /?cl=1 HTTP/1.1\r\nHost: e2e.test\r\nConnection: close\r\n\r\n")
+				lines := e.Srv.WaitLogCount(t, reqLineRE.String(), 1, RequestTimeout)
+				return []any{Summarise(r, "Date"), NormaliseRequestLine(lines[0][0])}
+			})
+		})
+	}
+}
+
+// TestRouterTimeout: http-timeout, not socket-timeout, bounds the router's
+// waits for a client: a head that never completes and a kept connection
+// left idle are both closed by the server (socket-timeout is longer than
+// the test waits, so only http-timeout can close them).
+func TestRouterTimeout(t *testing.T) {
+	args := append(append([]string(nil), routerBase...), "--http-keepalive", "--http-timeout", "1", "--socket-timeout", "60")
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		var out []string
+		for _, c := range []struct{ name, req string }{
+			{"partial_head", "GET /?cl=1 HTTP/1.1\r\nHost: e2e.test"},
+			{"idle_after_reply", "GET /?cl=1 HTTP/1.1\r\nHost: e2e.test\r\n\r\n"},
+		} {
+			conn, err := Dial(e.Addr("http"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.SetDeadline(time.Now().Add(RequestTimeout))
+			io.WriteString(conn, c.req)
+			got, err := io.ReadAll(conn) // returns once the server closes
+			conn.Close()
+			if err != nil && !isReset(err) {
+				t.Fatalf("%s: the server did not close the connection: %v", c.name, err)
+			}
+			first, _, _ := strings.Cut(string(got), "\r\n")
+			out = append(out, fmt.Sprintf("%s: closed after %q", c.name, first))
+		}
+		return out
+	})
 }
