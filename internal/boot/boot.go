@@ -125,6 +125,9 @@ type Worker struct {
 	HTTPTimeout     int  `json:"http_timeout,omitempty"`
 	HTTPAutoChunked bool `json:"http_auto_chunked,omitempty"`
 	HTTPAutoGzip    bool `json:"http_auto_gzip,omitempty"`
+	// TrustedProxies (trusted-proxy) limit who may set wsgi.url_scheme
+	// with X-Forwarded-Proto/-Ssl; empty trusts everyone, as uWSGI does.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// DelHeaders are app response headers dropped (del-header).
 	DelHeaders        []string `json:"del_headers,omitempty"`
 	Harakiri          int      `json:"harakiri"`

@@ -30,6 +30,7 @@ import (
 	"github.com/gosgi/gosgi/internal/options"
 	"github.com/gosgi/gosgi/internal/plugins"
 	"github.com/gosgi/gosgi/internal/privs"
+	"github.com/gosgi/gosgi/internal/proto"
 	"github.com/gosgi/gosgi/internal/pyrt"
 	"github.com/gosgi/gosgi/internal/pyworker"
 	"github.com/gosgi/gosgi/internal/route"
@@ -314,6 +315,9 @@ func (m *Master) daemonize() (bool, error) {
 // master, and logs their startup lines; workers then build the same
 // tables from the boot bundle.
 func (m *Master) checkFronts() error {
+	if _, err := proto.ParseTrustedProxies(m.cfg.List("trusted-proxy")); err != nil {
+		return err
+	}
 	o := static.OptionsFrom(m.cfg)
 	var rules []route.Option
 	for _, e := range m.cfg.Entries() {
@@ -642,6 +646,7 @@ func (m *Master) bootSpec() boot.Spec {
 		HTTPAutoChunked:   cfg.Bool("http-auto-chunked"),
 		HTTPAutoGzip:      cfg.Bool("http-auto-gzip"),
 		DelHeaders:        cfg.List("del-header"),
+		TrustedProxies:    cfg.List("trusted-proxy"),
 		Harakiri:          cfg.Int("harakiri"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,

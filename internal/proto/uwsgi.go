@@ -68,9 +68,12 @@ type Request struct {
 	XForwardedSSL   []byte // HTTP_X_FORWARDED_SSL (treated like HTTPS)
 	HTTPS           []byte // HTTPS
 	UwsgiScheme     []byte // UWSGI_SCHEME (wsgi.url_scheme)
-	TransferEnc     []byte // HTTP_TRANSFER_ENCODING
-	Connection      []byte // HTTP_CONNECTION
-	AcceptEncoding  []byte // HTTP_ACCEPT_ENCODING (http-auto-gzip)
+	// ForwardedProtoLast: HTTP_X_FORWARDED_PROTO came after the last
+	// UWSGI_SCHEME; for wsgi.url_scheme the later of the two wins (PY-22).
+	ForwardedProtoLast bool
+	TransferEnc        []byte // HTTP_TRANSFER_ENCODING
+	Connection         []byte // HTTP_CONNECTION
+	AcceptEncoding     []byte // HTTP_ACCEPT_ENCODING (http-auto-gzip)
 
 	// Chunked reports a Transfer-Encoding header whose last coding is
 	// "chunked". The body is not decoded (WP-25).
@@ -242,6 +245,7 @@ func (r *Request) set(key, val []byte) bool {
 			r.Module = val
 		case "UWSGI_SCHEME":
 			r.UwsgiScheme = val
+			r.ForwardedProtoLast = false
 		case "UWSGI_PYHOME":
 			r.PyHome = val
 		case "UWSGI_ROUTER":
@@ -280,6 +284,7 @@ func (r *Request) set(key, val []byte) bool {
 		switch string(key) {
 		case "HTTP_X_FORWARDED_PROTO":
 			r.XForwardedProto = val
+			r.ForwardedProtoLast = true
 		case "HTTP_TRANSFER_ENCODING":
 			r.TransferEnc = val
 		}

@@ -41,6 +41,11 @@ func (w *Worker) setupGoFronts() ([]boot.Socket, error) {
 		}
 		w.routes = t
 	}
+	trust, err := proto.ParseTrustedProxies(w.cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	w.trust = trust
 	var plain []boot.Socket
 	for _, s := range w.cfg.Sockets {
 		if s.TLS == "" {

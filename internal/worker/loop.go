@@ -137,7 +137,9 @@ func (l *loop) done() {
 	c := &l.conn
 	if c.body != nil {
 		c.body.release()
+		c.body = nil
 	}
+	c.start = time.Time{} // a kept connection's next request starts afresh
 	switch {
 	case c.handed:
 	case c.keep:
@@ -382,16 +384,20 @@ func appendIPv4(dst, ip []byte) []byte {
 	return dst
 }
 
-// scheme picks wsgi.url_scheme (PY-22, TOP-9).
+// scheme picks wsgi.url_scheme (PY-22, TOP-9): the later of UWSGI_SCHEME
+// and X-Forwarded-Proto, else HTTPS or X-Forwarded-Ssl. With trusted-proxy,
+// the forwarding headers count only from a trusted client.
 func (l *loop) scheme() []byte {
 	r := &l.req
-	if len(r.XForwardedProto) > 0 {
-		return r.XForwardedProto
+	forwarded := l.w.trust.Trusts(r.RemoteAddr, l.conn.sock.Unix && l.conn.sock.Proto != "uwsgi")
+	v := r.UwsgiScheme
+	if r.ForwardedProtoLast && forwarded {
+		v = r.XForwardedProto
 	}
-	if len(r.UwsgiScheme) > 0 {
-		return r.UwsgiScheme
+	if len(v) > 0 {
+		return v
 	}
-	if on(r.HTTPS) || on(r.XForwardedSSL) {
+	if on(r.HTTPS) || forwarded && on(r.XForwardedSSL) {
 		return l.https
 	}
 	return l.http

@@ -117,6 +117,21 @@ func TestPostBufferingBodies(t *testing.T) {
 	})
 }
 
+// TestPostBufferingKeepAlive: on a kept-alive http11-socket connection,
+// each request's body is buffered on its own: large bodies read by the Go
+// side, then a small one, then none, all reach the app whole.
+func TestPostBufferingKeepAlive(t *testing.T) {
+	args := []string{"--plugin", "python3", "--master", "--processes", "1", "--http11-socket", "{http}",
+		"--wsgi-file", "{apps}/postbuffer.py", "--post-buffering", "4096", "--socket-timeout", "10"}
+	post := func(size int) string {
+		return fmt.Sprintf("POST /?op=seek HTTP/1.1\r\nHost: e2e.test\r\nContent-Length: %d\r\n\r\n%s", size, testBody(size))
+	}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		return converse(t, e.Addr("http"), post(200000), post(300000), post(100),
+			"GET /?op=sum HTTP/1.1\r\nHost: e2e.test\r\n\r\n")
+	})
+}
+
 // TestPostBufferingClientFailures: a client too slow or gone while its body
 // is buffered gets no answer; the log says why as uWSGI does (PY-27) and
 // the request line shows a 500 that no app served. A hang-up races with
@@ -194,7 +209,7 @@ func TestPostBufferingSlowUpload(t *testing.T) {
 			// A long socket-timeout: the upload stalls while the plain
 			// request is served.
 			args := append(append([]string(nil), postBufferingArgs...), "--socket-timeout", "60")
-			e := NewEnv(t, Impl{Name: "gosgi", Bin: GosgiBin(t)}, Setup{Args: args})
+			e := gosgiEnv(t, args)
 			body := testBody(size)
 			upload, err := Dial(e.Addr("http"))
 			if err != nil {
@@ -475,4 +490,143 @@ func TestRouterTimeout(t *testing.T) {
 		}
 		return out
 	})
+}
+
+// schemeArgs dump the environ on an http-socket, a uwsgi socket and an
+// http-socket on a unix path.
+var schemeArgs = []string{
+	"--plugin", "python3", "--master", "--processes", "1", "--http-socket", "{http}",
+	"--socket", "{sock}", "--http-socket", "{sock2}", "--wsgi-file", "{apps}/envdump.py",
+}
+
+// schemeCase is one request whose wsgi.url_scheme is looked at: over HTTP
+// with extra header lines, or over the uwsgi protocol with extra variables.
+type schemeCase struct {
+	name    string
+	headers []string    // HTTP: extra header lines
+	vars    [][2]string // uwsgi: extra variables, in order
+	unix    bool        // HTTP on the unix-path http-socket
+	remote  string      // uwsgi: REMOTE_ADDR (default 127.0.0.1)
+}
+
+// schemeOf sends c and returns the app's wsgi.url_scheme.
+func schemeOf(t *testing.T, e *Env, c schemeCase) string {
+	t.Helper()
+	var r *Response
+	if c.vars != nil {
+		vars := BasicUwsgiVars("/")
+		if c.remote != "" {
+			for i := range vars {
+				if vars[i][0] == "REMOTE_ADDR" {
+					vars[i][1] = c.remote
+				}
+			}
+		}
+		raw, err := RawExchange("unix:"+e.Addr("sock"), UwsgiPacket(append(vars, c.vars...), ""))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if r, err = ParseResponse(raw); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	} else {
+		addr := e.Addr("http")
+		if c.unix {
+			addr = "unix:" + e.Addr("sock2")
+		}
+		r = Do(t, addr, Get("/", c.headers...))
+	}
+	env := DecodeEnviron(t, r.Body)
+	s, _ := env["wsgi.url_scheme"].(string)
+	return s
+}
+
+// forwardingCases cover what sets the scheme, over HTTP and uwsgi.
+var forwardingCases = []schemeCase{
+	{name: "http_plain"},
+	{name: "http_xfp_https", headers: []string{"X-Forwarded-Proto: https"}},
+	{name: "http_xfp_any_value", headers: []string{"X-Forwarded-Proto: weird"}},
+	{name: "http_xfssl_on", headers: []string{"X-Forwarded-Ssl: on"}},
+	{name: "http_xfp_twice", headers: []string{"X-Forwarded-Proto: one", "X-Forwarded-Proto: two"}},
+	{name: "http_https_header_is_not_https", headers: []string{"Https: on"}},
+	{name: "unix_http_xfp", headers: []string{"X-Forwarded-Proto: https"}, unix: true},
+	{name: "uwsgi_xfp", vars: [][2]string{{"HTTP_X_FORWARDED_PROTO", "https"}}},
+	{name: "uwsgi_scheme_then_xfp", vars: [][2]string{{"UWSGI_SCHEME", "a"}, {"HTTP_X_FORWARDED_PROTO", "b"}}},
+	{name: "uwsgi_xfp_then_scheme", vars: [][2]string{{"HTTP_X_FORWARDED_PROTO", "b"}, {"UWSGI_SCHEME", "a"}}},
+	{name: "uwsgi_xfp_then_empty_scheme", vars: [][2]string{{"HTTP_X_FORWARDED_PROTO", "b"}, {"UWSGI_SCHEME", ""}}},
+	{name: "uwsgi_https_on_xfp_http", vars: [][2]string{{"HTTPS", "on"}, {"HTTP_X_FORWARDED_PROTO", "http"}}},
+	{name: "uwsgi_xfssl_on", vars: [][2]string{{"HTTP_X_FORWARDED_SSL", "on"}}},
+	{name: "uwsgi_https_on", vars: [][2]string{{"HTTPS", "on"}}},
+	{name: "uwsgi_xfp_empty", vars: [][2]string{{"HTTP_X_FORWARDED_PROTO", ""}}},
+	{name: "uwsgi_xfp_from_remote", vars: [][2]string{{"HTTP_X_FORWARDED_PROTO", "https"}}, remote: "192.0.2.5"},
+}
+
+// TestForwardedSchemeDefault: without trusted-proxy, any request sets
+// wsgi.url_scheme with X-Forwarded-Proto (verbatim) or X-Forwarded-Ssl,
+// the later of UWSGI_SCHEME and X-Forwarded-Proto winning, as in uWSGI
+// (PY-22, TOP-9).
+func TestForwardedSchemeDefault(t *testing.T) {
+	Differential(t, Setup{Args: schemeArgs}, func(t *testing.T, e *Env) any {
+		out := map[string]string{}
+		for _, c := range forwardingCases {
+			out[c.name] = schemeOf(t, e, c)
+		}
+		return out
+	})
+}
+
+// TestTrustedProxy: with trusted-proxy only listed clients (REMOTE_ADDR;
+// "unix" for unix-domain HTTP sockets) set the scheme with forwarding
+// headers; UWSGI_SCHEME and HTTPS from a front server still count. gosgi
+// only: uWSGI has no such option.
+func TestTrustedProxy(t *testing.T) {
+	want := map[string]map[string]string{
+		// 127.0.0.1 (the test client, and REMOTE_ADDR of the uwsgi
+		// requests) is not trusted; 192.0.2.5 is.
+		"192.0.2.0/24": {
+			"http_plain": "http", "http_xfp_https": "http", "http_xfp_any_value": "http", "http_xfssl_on": "http",
+			"http_xfp_twice": "http", "http_https_header_is_not_https": "http", "unix_http_xfp": "http",
+			"uwsgi_xfp": "http", "uwsgi_scheme_then_xfp": "a", "uwsgi_xfp_then_scheme": "a",
+			"uwsgi_xfp_then_empty_scheme": "http", "uwsgi_https_on_xfp_http": "https", "uwsgi_xfssl_on": "http",
+			"uwsgi_https_on": "https", "uwsgi_xfp_empty": "http", "uwsgi_xfp_from_remote": "https",
+		},
+		// The test client trusted, unix sockets not.
+		"127.0.0.1, 2001:db8::/32": {
+			"http_plain": "http", "http_xfp_https": "https", "http_xfp_any_value": "weird", "http_xfssl_on": "https",
+			"http_xfp_twice": "one, two", "http_https_header_is_not_https": "http", "unix_http_xfp": "http",
+			"uwsgi_xfp": "https", "uwsgi_scheme_then_xfp": "b", "uwsgi_xfp_then_scheme": "a",
+			"uwsgi_xfp_then_empty_scheme": "http", "uwsgi_https_on_xfp_http": "http", "uwsgi_xfssl_on": "https",
+			"uwsgi_https_on": "https", "uwsgi_xfp_empty": "http", "uwsgi_xfp_from_remote": "http",
+		},
+		"unix": {
+			"http_plain": "http", "http_xfp_https": "http", "unix_http_xfp": "https", "uwsgi_xfp": "http",
+			"uwsgi_xfp_from_remote": "http",
+		},
+	}
+	for trusted, wantScheme := range want {
+		t.Run(strings.NewReplacer("/", "_", " ", "", ",", "+").Replace(trusted), func(t *testing.T) {
+			e := gosgiEnv(t, append(append([]string(nil), schemeArgs...), "--trusted-proxy", trusted))
+			for _, c := range forwardingCases {
+				w, ok := wantScheme[c.name]
+				if !ok {
+					continue
+				}
+				if got := schemeOf(t, e, c); got != w {
+					t.Errorf("%s: wsgi.url_scheme %q, want %q", c.name, got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestTrustedProxyInvalid: a trusted-proxy value that does not parse stops
+// the start, naming the option and the value.
+func TestTrustedProxyInvalid(t *testing.T) {
+	for _, v := range []string{"10.0.0.0/33", "proxy.example", "unix:/run/proxy.sock"} {
+		res := Run(t, GosgiBin(t), []string{"--http-socket", "127.0.0.1:0", "--wsgi-file",
+			AppsDir(t) + "/envdump.py", "--trusted-proxy", v}, t.TempDir())
+		if res.Code == 0 || !strings.Contains(res.Stderr, fmt.Sprintf("trusted-proxy %q", v)) {
+			t.Errorf("--trusted-proxy %s: exit %d, stderr:\n%s", v, res.Code, res.Stderr)
+		}
+	}
 }
