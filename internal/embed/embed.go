@@ -197,13 +197,18 @@ func (c *Core) DeleteHeaders(names []string) {
 // Call holds all of it (fd < 0), or the file fd does, read from its start.
 func (c *Core) BufferedBody(fd int) { c.buffered, c.bufFD = true, fd }
 
-// AllocBody returns n bytes of C memory for a body buffered in memory;
-// FreeBody releases them. Any goroutine may call both.
+// AllocBody returns n bytes of C memory for a body buffered in memory, or
+// nil when there is no memory; FreeBody releases them. Any goroutine may
+// call both.
 func AllocBody(n int) []byte {
 	if n <= 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(C.malloc(C.size_t(n))), n)
+	p := C.malloc(C.size_t(n))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(p), n)
 }
 
 // FreeBody releases memory from AllocBody.

@@ -15,7 +15,8 @@ import (
 
 // post-buffering: a request body is read whole before the app is called,
 // so a slow upload never holds a Python core. A goroutine reads it (the
-// netpoller waits for the client, socket-timeout per read), into C memory
+// netpoller waits for the client, socket-timeout per read, http-timeout on
+// the http router address), into C memory
 // when it is smaller than post-buffering bytes, else into an unlinked
 // temporary file; the connection then goes back to the ready queue and a
 // core serves it like any other, with a seekable wsgi.input.
@@ -152,6 +153,9 @@ func (r *bodyReader) read(p []byte) (n int, waited bool, err error) {
 
 func (r *bodyReader) toMemory(prefix []byte, cl int64) *bufferedBody {
 	b := &bufferedBody{mem: embed.AllocBody(int(cl))}
+	if b.mem == nil {
+		return &bufferedBody{failure: fmt.Sprintf("post-buffering: no memory for a body of %d bytes", cl)}
+	}
 	got := copy(b.mem, prefix)
 	for got < len(b.mem) {
 		n, waited, err := r.read(b.mem[got:])
