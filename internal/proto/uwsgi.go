@@ -62,6 +62,10 @@ type Request struct {
 	// digits only, anything after them ignored, missing/empty/invalid -> 0,
 	// too large -> math.MaxInt64 (so limit-post refuses it) (WP-8).
 	ContentLength int64
+	// ContentLengthAt is the offset in the block of the (last)
+	// CONTENT_LENGTH pair, -1 without one: uWSGI refuses a body over
+	// limit-post while parsing, and logs only the pairs before it.
+	ContentLengthAt int
 
 	XForwardedFor   []byte // HTTP_X_FORWARDED_FOR (log-x-forwarded-for)
 	XForwardedProto []byte // HTTP_X_FORWARDED_PROTO (wsgi.url_scheme)
@@ -142,7 +146,7 @@ func CheckSize(h Header, bufferSize int) error {
 // default 64); at most 2*maxVars pairs are accepted (WP-6). On error r holds
 // what was parsed before the fault, which uWSGI still logs.
 func ParseVars(block []byte, maxVars int, r *Request) error {
-	*r = Request{}
+	*r = Request{ContentLengthAt: -1}
 	if maxVars <= 0 {
 		maxVars = DefaultMaxVars
 	}
@@ -151,6 +155,7 @@ func ParseVars(block []byte, maxVars int, r *Request) error {
 	last := 0 // the last length read: uWSGI reports it in the strsize error
 	var cl []byte
 	for p := 0; p < end; {
+		pair := p
 		// uWSGI wants room for the key length plus at least one byte;
 		// with less it reports the previous length (observed on 2.0.21).
 		if end-p < 3 {
@@ -185,7 +190,7 @@ func ParseVars(block []byte, maxVars int, r *Request) error {
 		val := block[p : p+vlen : p+vlen]
 		p += vlen
 		if r.set(key, val) {
-			cl = val
+			cl, r.ContentLengthAt = val, pair
 		}
 	}
 	r.finish(cl)

@@ -432,7 +432,7 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	r := &l.req
 	body := l.c.Head[headLen:n]
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
-		l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
+		l.refuseTooBig(block, start)
 		return
 	}
 	bodyFD := -2 // the body is read from the socket as the app asks

@@ -47,6 +47,17 @@ func (b *bufferedBody) release() {
 	*b = bufferedBody{}
 }
 
+// refuseTooBig drops a request whose body is over limit-post, with uWSGI's
+// words; its request line shows a 500 and, as uWSGI stops parsing at
+// CONTENT_LENGTH, only what came before it (WP-9).
+func (l *loop) refuseTooBig(block []byte, start time.Time) {
+	l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
+	if at := l.req.ContentLengthAt; at >= 0 {
+		parseVarsInto(block[:at], &l.req)
+	}
+	l.finish(-1, block, &embed.Result{Status: 500}, start)
+}
+
 // needsBuffering reports whether the request's body must be read by a
 // goroutine before the app runs: post-buffering is on and part of the body
 // is still in the socket.
