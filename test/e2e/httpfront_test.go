@@ -687,3 +687,31 @@ func TestLimitPost(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticAddDelHeader: uWSGI applies add-header and del-header to the
+// responses of static files too (200, 304, HEAD); the log counts what was
+// sent.
+func TestStaticAddDelHeader(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(root+"/a.txt", []byte("static file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--plugin", "python3", "--master", "--processes", "1", "--http-socket", "{http}",
+		"--wsgi-file", "{apps}/respshape.py", "--static-map", "/s=" + root,
+		"--add-header", "X-Added: 1", "--del-header", "last-modified", "--del-header", "X-Added"}
+	reqs := []string{
+		"GET /s/a.txt HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
+		"GET /s/a.txt HTTP/1.1\r\nHost: e2e.test\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n",
+		"HEAD /s/a.txt HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
+		"GET /?cl=1 HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
+	}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		var out []any
+		for i, req := range reqs {
+			r := Do(t, e.Addr("http"), req)
+			lines := e.Srv.WaitLogCount(t, reqLineRE.String(), i+1, RequestTimeout)
+			out = append(out, Summarise(r, "Date"), NormaliseRequestLine(lines[i][0]))
+		}
+		return out
+	})
+}
