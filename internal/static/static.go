@@ -426,7 +426,7 @@ func (s *Server) Serve(fd int, t *Target, r *proto.Request, block []byte, start 
 	}
 	if ims, ok := ParseHTTPDate(lookupVar(block, "HTTP_IF_MODIFIED_SINCE")); ok && mtime <= ims {
 		head = appendStatus(head, proto, "304 Not Modified")
-		head, n := s.adjustHeaders(head, 0)
+		head, n := s.editHeaders(head, 0)
 		head = append(head, "\r\n"...)
 		return Result{Status: 304, Headers: n, HeaderBytes: len(head)}, writeAll(fd, head)
 	}
@@ -502,7 +502,7 @@ func (s *Server) Serve(fd int, t *Target, r *proto.Request, block []byte, start 
 	}
 	head = appendDateHeader(head, "Last-Modified", mtime)
 	n++
-	head, n = s.adjustHeaders(head, n)
+	head, n = s.editHeaders(head, n)
 	head = append(head, "\r\n"...)
 	res = Result{Status: status, Headers: n, HeaderBytes: len(head)}
 	if string(r.Method) == "HEAD" {
@@ -756,35 +756,8 @@ func hasDotDot(p string) bool {
 	return false
 }
 
-// adjustHeaders applies del-header to the n header lines that follow the
-// status line in head, then appends add-header's lines.
-func (s *Server) adjustHeaders(head []byte, n int) ([]byte, int) {
-	if len(s.delHdr) > 0 {
-		out := head[:0]
-		first := true
-		for line := range bytes.Lines(head) {
-			name, _, _ := bytes.Cut(line, []byte(":"))
-			if !first && s.deleted(name) {
-				n--
-				continue
-			}
-			first = false
-			out = append(out, line...)
-		}
-		head = out
-	}
-	for _, h := range s.addHdr {
-		head = append(append(head, h...), "\r\n"...)
-		n++
-	}
-	return head, n
-}
-
-func (s *Server) deleted(name []byte) bool {
-	for _, d := range s.delHdr {
-		if strings.EqualFold(string(name), d) {
-			return true
-		}
-	}
-	return false
+// editHeaders applies add-header and del-header to a file's head (Serve's
+// local proto shadows the package there).
+func (s *Server) editHeaders(head []byte, n int) ([]byte, int) {
+	return proto.EditHeaders(head, n, s.delHdr, s.addHdr)
 }

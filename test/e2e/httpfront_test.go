@@ -688,22 +688,25 @@ func TestLimitPost(t *testing.T) {
 	}
 }
 
-// TestStaticAddDelHeader: uWSGI applies add-header and del-header to the
-// responses of static files too (200, 304, HEAD); the log counts what was
-// sent.
-func TestStaticAddDelHeader(t *testing.T) {
+// TestStaticAndRouteAddDelHeader: uWSGI applies add-header and del-header
+// to the answers of static files (200, 304, HEAD) and routing rules
+// (redirect, return) too; the log counts what was sent.
+func TestStaticAndRouteAddDelHeader(t *testing.T) {
 	root := t.TempDir()
 	if err := os.WriteFile(root+"/a.txt", []byte("static file\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"--plugin", "python3", "--master", "--processes", "1", "--http-socket", "{http}",
 		"--wsgi-file", "{apps}/respshape.py", "--static-map", "/s=" + root,
-		"--add-header", "X-Added: 1", "--del-header", "last-modified", "--del-header", "X-Added"}
+		"--add-header", "X-Added: 1", "--del-header", "last-modified", "--del-header", "X-Added", "--del-header", "LOCATION",
+		"--plugin", "router_redirect,router_static", "--route", "^/r redirect:/x", "--route", "^/t return:403"}
 	reqs := []string{
 		"GET /s/a.txt HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
 		"GET /s/a.txt HTTP/1.1\r\nHost: e2e.test\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n",
 		"HEAD /s/a.txt HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
 		"GET /?cl=1 HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
+		"GET /r HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
+		"GET /t HTTP/1.1\r\nHost: e2e.test\r\n\r\n",
 	}
 	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
 		var out []any
