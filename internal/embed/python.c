@@ -257,7 +257,7 @@ static int deleted(const gosgi_req *r, const char *k, Py_ssize_t kl) {
 	return 0;
 }
 
-// has_token reports whether the comma-separated list v holds tok (any case).
+// has_token reports whether v contains tok, in any case.
 static int has_token(const char *v, Py_ssize_t vl, const char *tok) {
 	size_t tl = strlen(tok);
 	for (Py_ssize_t i = 0; i + (Py_ssize_t)tl <= vl; i++)
@@ -389,10 +389,12 @@ static int chunk(core_t *c, const char *p, size_t n) {
 // gzip_chunk compresses body bytes (fn "gzip_chunk") or ends the stream
 // (fn "gzip_end", p NULL), and sends what zlib gives as one chunk.
 static int gzip_chunk(core_t *c, const char *fn, const char *p, size_t n) {
+	PyObject *data = p ? py.PyBytes_FromStringAndSize(p, n) : NULL;
+	if (p && !data) return -1;
 	PyObject *args = py.PyTuple_New(p ? 2 : 1);
 	py.Py_IncRef(c->gz);
 	py.PyTuple_SetItem(args, 0, c->gz);
-	if (p) py.PyTuple_SetItem(args, 1, py.PyBytes_FromStringAndSize(p, n));
+	if (data) py.PyTuple_SetItem(args, 1, data);
 	PyObject *z = call_loader(fn, args);
 	py.Py_DecRef(args);
 	if (!z) return -1;

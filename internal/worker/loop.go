@@ -435,7 +435,9 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 		l.refuseTooBig(block, start)
 		return
 	}
-	bodyFD := -2 // the body is read from the socket as the app asks
+	// post-buffering: the body is whole before the app runs, in memory
+	// (bodyFD -1) or in a file; without it the app reads the socket.
+	buffered, bodyFD := l.w.cfg.PostBuffering > 0, -1
 	if l.needsBuffering(int64(len(body))) {
 		l.bufferBody(l.c.Head[:headLen], body, start)
 		return
@@ -447,8 +449,6 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 			return
 		}
 		body, bodyFD = b.mem, b.fd()
-	} else if l.w.cfg.PostBuffering > 0 {
-		bodyFD = -1 // the whole body (maybe none) came with the head
 	}
 	pipelined := int64(len(body)) > r.ContentLength
 	if pipelined {
@@ -492,7 +492,7 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if rules := l.routerRules(keep); rules != 0 {
 		l.c.Route(rules)
 	}
-	if bodyFD >= -1 {
+	if buffered {
 		l.c.BufferedBody(bodyFD)
 	}
 	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
