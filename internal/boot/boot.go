@@ -112,6 +112,24 @@ type Worker struct {
 	MinWorkerLifetime int      `json:"min_worker_lifetime"`
 	NoOrphans         bool     `json:"no_orphans"`
 	LimitPost         int64    `json:"limit_post"`
+	// PostBuffering: bodies are read whole before the app runs, in memory
+	// below this many bytes, in a temporary file (read in chunks of this
+	// size) from it on.
+	PostBuffering int64 `json:"post_buffering,omitempty"`
+	// The http router address: keep-alive for HTTP/1.1 clients
+	// (http-keepalive), seconds of client inactivity allowed
+	// (http-timeout), chunking of bodies without Content-Length on kept
+	// connections (http-auto-chunked), gzip of bodies marked
+	// uWSGI-Encoding: gzip (http-auto-gzip).
+	HTTPKeepalive   bool `json:"http_keepalive,omitempty"`
+	HTTPTimeout     int  `json:"http_timeout,omitempty"`
+	HTTPAutoChunked bool `json:"http_auto_chunked,omitempty"`
+	HTTPAutoGzip    bool `json:"http_auto_gzip,omitempty"`
+	// TrustedProxies (trusted-proxy) limit who may set wsgi.url_scheme
+	// with X-Forwarded-Proto/-Ssl; empty trusts everyone, as uWSGI does.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// DelHeaders are app response headers dropped (del-header).
+	DelHeaders        []string `json:"del_headers,omitempty"`
 	Harakiri          int      `json:"harakiri"`
 	ScoreboardFD      int      `json:"scoreboard_fd"`
 	LogDate           *string  `json:"log_date"`

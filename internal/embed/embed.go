@@ -21,6 +21,7 @@ import "C"
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 )
 
@@ -78,7 +79,23 @@ type Core struct {
 	Vars  []byte // scratch for a uwsgi variable block built from HTTP
 	extra []byte // C memory for extra response headers
 	req   *C.gosgi_req
+	// the next Call's body was read whole (post-buffering); bufFD >= 0
+	// holds it in a file
+	buffered bool
+	bufFD    int
+	router   RouterRules // for the next Call
+	del      []byte      // C memory: del-header names, one per line
 }
+
+// RouterRules are what the http router does to a response without
+// Content-Length (http-keepalive, http-auto-chunked, http-auto-gzip).
+type RouterRules int
+
+const (
+	RouterKeep    RouterRules = C.GOSGI_ROUTER_KEEP    // kept alive: say Connection: close, or...
+	RouterChunked RouterRules = C.GOSGI_ROUTER_CHUNKED // ...chunk the body and keep it
+	RouterGzip    RouterRules = C.GOSGI_ROUTER_GZIP    // gzip bodies marked uWSGI-Encoding: gzip
+)
 
 // Result is what the C side reports about a finished request.
 type Result struct {
@@ -93,6 +110,8 @@ type Result struct {
 	ReadError        bool
 	ContentLengthSet bool
 	ForceLog         bool // the app called uwsgi.log_this_request()
+	// Chunked: the router rules chunked the body, to its last chunk.
+	Chunked bool
 	// Via names how a body went out when Go answered (static files,
 	// routing): "sendfile", "offload", "route" (LG-2).
 	Via string
@@ -124,6 +143,13 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 	r.proto, r.proto_len = cptr(proto), C.int(len(proto))
 	r.scheme, r.scheme_len = cptr(scheme), C.int(len(scheme))
 	r.app = C.int(app)
+	r.body_fd = -1
+	r.router, c.router = C.int(c.router), 0
+	r.del, r.del_len = cptr(c.del), C.int(len(c.del))
+	if c.buffered {
+		r.buffered, r.body_fd = 1, C.int(c.bufFD)
+		c.buffered = false
+	}
 	if keepalive {
 		r.keepalive = 1
 	}
@@ -152,6 +178,45 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		ReadError:        r.read_error != 0,
 		ContentLengthSet: r.content_length_set != 0,
 		ForceLog:         r.force_log != 0,
+		Chunked:          r.chunked != 0,
+	}
+}
+
+// Route sets the router rules for the next Call's response.
+func (c *Core) Route(rules RouterRules) { c.router = rules }
+
+// DeleteHeaders names the app response headers every Call drops
+// (del-header, any case).
+func (c *Core) DeleteHeaders(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	c.del = CBytes(strings.Join(names, "\n"))
+}
+
+// BufferedBody marks the next Call's body as read whole before the app
+// runs (post-buffering), so wsgi.input can seek: either the body given to
+// Call holds all of it (fd < 0), or the file fd does, read from its start.
+func (c *Core) BufferedBody(fd int) { c.buffered, c.bufFD = true, fd }
+
+// AllocBody returns n bytes of C memory for a body buffered in memory, or
+// nil when there is no memory; FreeBody releases them. Any goroutine may
+// call both.
+func AllocBody(n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	p := C.malloc(C.size_t(n))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(p), n)
+}
+
+// FreeBody releases memory from AllocBody.
+func FreeBody(b []byte) {
+	if cap(b) > 0 {
+		C.free(unsafe.Pointer(unsafe.SliceData(b)))
 	}
 }
 

@@ -39,11 +39,16 @@ typedef struct core {
 	int headers_sent;
 	char *out;
 	size_t out_len;
-	// wsgi.input state: look-ahead bytes, then the socket
+	// wsgi.input state: look-ahead bytes, then the socket (or the file of
+	// a buffered body)
 	const char *la;
 	size_t la_len;
 	char *la_buf;
 	long long remaining; // body bytes not yet handed to the app
+	const char *la_base; // a body buffered in memory: its start, for seek
+	// router framing of the response body: chunked, maybe gzipped first
+	int chunked;
+	PyObject *gz; // zlib compressobj while gzipping
 } core_t;
 
 static core_t *cores[MAX_CORES];
@@ -236,6 +241,58 @@ static const char *reason_phrase(int code) {
 	return "Unknown";
 }
 
+static PyObject *call_loader(const char *name, PyObject *args);
+
+static int out_str(core_t *c, const char *s) { return out_append(c, s, strlen(s)); }
+
+// deleted reports whether del-header names the header k (any case).
+static int deleted(const gosgi_req *r, const char *k, Py_ssize_t kl) {
+	const char *p = r->del, *end = r->del + r->del_len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		if (!nl) nl = end;
+		if (nl - p == kl && strncasecmp(p, k, kl) == 0) return 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+// has_token reports whether v contains tok, in any case.
+static int has_token(const char *v, Py_ssize_t vl, const char *tok) {
+	size_t tl = strlen(tok);
+	for (Py_ssize_t i = 0; i + (Py_ssize_t)tl <= vl; i++)
+		if (strncasecmp(v + i, tok, tl) == 0) return 1;
+	return 0;
+}
+
+// router_headers adds what the http router adds to a response without
+// Content-Length, and chooses its framing: gzip when the app marked it
+// (uWSGI-Encoding: gzip) and the client accepts it, chunked when kept
+// alive with http-auto-chunked, else Connection: close on a kept-alive
+// connection. uWSGI's log does not count these headers.
+static void router_headers(core_t *c, int gzip_marked) {
+	gosgi_req *r = c->req;
+	if (r->content_length_set) return;
+	if (gzip_marked && (r->router & GOSGI_ROUTER_GZIP)) {
+		PyObject *args = py.PyTuple_New(0);
+		c->gz = call_loader("gzip_start", args);
+		py.Py_DecRef(args);
+		if (c->gz) {
+			c->chunked = 1;
+			out_str(c, "Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n");
+			return;
+		}
+		py.PyErr_Clear();
+	}
+	if (!(r->router & GOSGI_ROUTER_KEEP)) return;
+	if (r->router & GOSGI_ROUTER_CHUNKED) {
+		c->chunked = 1;
+		out_str(c, "Transfer-Encoding: chunked\r\n");
+	} else {
+		out_str(c, "Connection: close\r\n");
+	}
+}
+
 // send_headers writes the status line and headers into the output buffer
 // (WP-10, WP-11). Returns -1 with a Python exception set on bad input.
 static int send_headers(core_t *c) {
@@ -280,6 +337,7 @@ static int send_headers(core_t *c) {
 		out_append(c, "\r\n", 2);
 	}
 	if (tmp) py.Py_DecRef(tmp);
+	int gzip_marked = 0;
 	Py_ssize_t n = py.PyList_Size(c->headers);
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *h = py.PyList_GetItem(c->headers, i);
@@ -293,7 +351,13 @@ static int send_headers(core_t *c) {
 			raise(PY_EXC(TypeError), "http header must be encodable in latin1");
 			return -1;
 		}
+		if (r->del_len > 0 && deleted(r, ks, kl)) {
+			if (kt) py.Py_DecRef(kt);
+			if (vt) py.Py_DecRef(vt);
+			continue;
+		}
 		if (kl == 14 && strncasecmp(ks, "content-length", 14) == 0) r->content_length_set = 1;
+		if (kl == 14 && strncasecmp(ks, "uwsgi-encoding", 14) == 0 && has_token(vs, vl, "gzip")) gzip_marked = 1;
 		out_append(c, ks, kl);
 		out_append(c, ": ", 2);
 		out_append(c, vs, vl);
@@ -306,9 +370,55 @@ static int send_headers(core_t *c) {
 		out_append(c, r->extra, r->extra_len);
 		r->headers += r->extra_count;
 	}
+	int logged = (int)(c->out_len - start) + 2;
+	if (r->router) router_headers(c, gzip_marked);
 	out_append(c, "\r\n", 2);
-	r->header_bytes = (int)(c->out_len - start);
+	r->header_bytes = logged;
 	return 0;
+}
+
+// chunk frames n body bytes as one HTTP/1.1 chunk.
+static int chunk(core_t *c, const char *p, size_t n) {
+	if (n == 0) return 0;
+	char size[24];
+	int sl = snprintf(size, sizeof size, "%zX\r\n", n);
+	if (out_append(c, size, sl) < 0 || out_append(c, p, n) < 0) return -1;
+	return out_append(c, "\r\n", 2);
+}
+
+// gzip_chunk compresses body bytes (fn "gzip_chunk") or ends the stream
+// (fn "gzip_end", p NULL), and sends what zlib gives as one chunk.
+static int gzip_chunk(core_t *c, const char *fn, const char *p, size_t n) {
+	PyObject *data = p ? py.PyBytes_FromStringAndSize(p, n) : NULL;
+	if (p && !data) return -1;
+	PyObject *args = py.PyTuple_New(p ? 2 : 1);
+	py.Py_IncRef(c->gz);
+	py.PyTuple_SetItem(args, 0, c->gz);
+	if (data) py.PyTuple_SetItem(args, 1, data);
+	PyObject *z = call_loader(fn, args);
+	py.Py_DecRef(args);
+	if (!z) return -1;
+	char *zp;
+	Py_ssize_t zn;
+	int rc = py.PyBytes_AsStringAndSize(z, &zp, &zn) < 0 ? -1 : chunk(c, zp, zn);
+	py.Py_DecRef(z);
+	return rc;
+}
+
+// end_framing sends the rest of a gzip stream and the last chunk.
+static int end_framing(core_t *c) {
+	if (c->gz && gzip_chunk(c, "gzip_end", NULL, 0) < 0) return -1;
+	if (out_append(c, "0\r\n\r\n", 5) < 0) return -1;
+	c->req->chunked = 1;
+	return 0;
+}
+
+static void reset_framing(core_t *c) {
+	c->chunked = 0;
+	if (c->gz) {
+		py.Py_DecRef(c->gz);
+		c->gz = NULL;
+	}
 }
 
 // write_body sends one chunk of the body, sending the headers first.
@@ -316,6 +426,8 @@ static int write_body(core_t *c, const char *p, size_t n) {
 	if (!c->headers_sent && send_headers(c) < 0) return -1;
 	if (c->req->write_error) return 0;
 	c->req->body_bytes += n;
+	if (c->gz) return gzip_chunk(c, "gzip_chunk", p, n);
+	if (c->chunked) return chunk(c, p, n);
 	out_append(c, p, n);
 	return 0;
 }
@@ -412,20 +524,34 @@ static PyObject *write_cb(PyObject *self, PyObject *data) {
 
 // -------------------------------------------------------------- wsgi.input
 
-// fill reads more body bytes from the socket into the look-ahead buffer.
+// body_recv reads up to n body bytes: from the file of a buffered body, or
+// from the socket, releasing the GIL while the client makes us wait.
+static ssize_t body_recv(core_t *c, char *dst, size_t n) {
+	ssize_t got;
+	if (c->req->buffered && c->req->body_fd >= 0) {
+		do {
+			got = read(c->req->body_fd, dst, n);
+		} while (got < 0 && errno == EINTR);
+		return got;
+	}
+	got = recv(c->req->fd, dst, n, MSG_DONTWAIT);
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->req->switches++; // a wait for the client, as uWSGI counts them
+		PyThreadState *ts = py.PyEval_SaveThread();
+		do {
+			got = recv(c->req->fd, dst, n, 0);
+		} while (got < 0 && errno == EINTR);
+		py.PyEval_RestoreThread(ts);
+	}
+	return got;
+}
+
+// fill reads more body bytes into the look-ahead buffer.
 static int fill(core_t *c, size_t want) {
 	if (c->remaining <= 0) return 0;
 	if (want > LA_CAP) want = LA_CAP;
 	if ((long long)want > c->remaining) want = c->remaining;
-	ssize_t n = recv(c->req->fd, c->la_buf, want, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		c->req->switches++;
-		PyThreadState *ts = py.PyEval_SaveThread();
-		do {
-			n = recv(c->req->fd, c->la_buf, want, 0);
-		} while (n < 0 && errno == EINTR);
-		py.PyEval_RestoreThread(ts);
-	}
+	ssize_t n = body_recv(c, c->la_buf, want);
 	if (n <= 0) return n == 0 || errno == ECONNRESET ? -2 : -1;
 	c->la = c->la_buf;
 	c->la_len = n;
@@ -471,15 +597,7 @@ static PyObject *input_read(PyObject *self, PyObject *args) {
 	}
 	while (got < size) {
 		// Large reads go straight into the result; no look-ahead copy.
-		ssize_t n = recv(c->req->fd, dst + got, size - got, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->req->switches++; // a wait for the client, as uWSGI counts them
-			PyThreadState *ts = py.PyEval_SaveThread();
-			do {
-				n = recv(c->req->fd, dst + got, size - got, 0);
-			} while (n < 0 && errno == EINTR);
-			py.PyEval_RestoreThread(ts);
-		}
+		ssize_t n = body_recv(c, dst + got, size - got);
 		if (n <= 0) {
 			int rc = n == 0 || errno == ECONNRESET ? -2 : -1;
 			py.Py_DecRef(b);
@@ -538,6 +656,48 @@ static PyObject *input_readline(PyObject *self, PyObject *args) {
 	PyObject *b = py.PyBytes_FromStringAndSize(line ? line : "", len);
 	free(line);
 	return b;
+}
+
+// _gosgi.input_seek(core, pos): only a buffered body can be re-read
+// (post-buffering); pos counts from the start of the body.
+static PyObject *input_seek(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
+	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
+	if (!c->req->buffered) return raise(PY_EXC(OSError), "seeking wsgi.input without post_buffering is IMPOSSIBLE !!!");
+	long long pos = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 1));
+	if (pos == -1 && py.PyErr_Occurred()) return NULL;
+	long long cl = c->req->content_length;
+	if (pos < 0 || pos > cl) return raise(PY_EXC(OSError), "invalid seek position for wsgi.input");
+	if (c->req->body_fd >= 0) {
+		if (lseek(c->req->body_fd, pos, SEEK_SET) < 0) return raise(PY_EXC(OSError), "error seeking the buffered body of wsgi.input");
+		c->la_len = 0;
+		c->remaining = cl - pos;
+	} else {
+		c->la = c->la_base + pos;
+		c->la_len = cl - pos;
+		c->remaining = 0;
+	}
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+// _gosgi.input_tell(core): body bytes handed to the app so far.
+static PyObject *input_tell(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
+	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
+	long long cl = c->req->content_length < 0 ? 0 : c->req->content_length;
+	return py.PyLong_FromLongLong(cl - (long long)c->la_len - c->remaining);
+}
+
+// _gosgi.input_fileno(core): the client socket, as uWSGI answers even when
+// the body was buffered.
+static PyObject *input_fileno(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = self_core(py.PyTuple_GetItem(args, 0));
+	if (!c || !c->req) return raise(PY_EXC(OSError), "wsgi.input used outside of its request");
+	return py.PyLong_FromLong(c->req->fd);
 }
 
 // ------------------------------------------------------------ module setup
@@ -749,6 +909,9 @@ static PyMethodDef module_fns[] = {
     {"listen_queue", listen_queue_fn, METH_O, NULL},
     {"sendfile", sendfile_fn, METH_VARARGS, NULL},
     {"disconnect", disconnect_fn, METH_NOARGS, NULL},
+    {"input_seek", input_seek, METH_VARARGS, NULL},
+    {"input_tell", input_tell, METH_VARARGS, NULL},
+    {"input_fileno", input_fileno, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 // uwsgi_sendfile is wsgi.file_wrapper as uWSGI names it (PY-21): a
@@ -995,6 +1158,19 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 // exception set on bad headers; a client that went away is write_error.
 static int send_fd(core_t *c, int fd, off_t *pos, long long size) {
 	if (!c->headers_sent && send_headers(c) < 0) return -1;
+	if (c->chunked) { // framed by the router rules: copy through write_body
+		char buf[16384];
+		while (size != 0 && !c->req->write_error) {
+			size_t want = size < 0 || size > (long long)sizeof buf ? sizeof buf : (size_t)size;
+			ssize_t n = pread(fd, buf, want, *pos);
+			if (n < 0 && errno == EINTR) continue;
+			if (n <= 0) break;
+			*pos += n;
+			if (size > 0) size -= n;
+			if (write_body(c, buf, n) < 0) return -1;
+		}
+		return 0;
+	}
 	if (flush_out(c, NULL, 0) < 0) return 0;
 	c->req->sendfile = 1;
 	PyThreadState *ts = py.PyEval_SaveThread();
@@ -1038,6 +1214,8 @@ static int send_file(core_t *c, PyObject *result) {
 	}
 	off_t pos = lseek(fd, 0, SEEK_CUR);
 	if (pos < 0) return 0;
+	if (!c->headers_sent && send_headers(c) < 0) return -1;
+	if (c->chunked) return 0; // framed by the router rules: iterate it
 	if (send_fd(c, fd, &pos, -1) < 0) return -1;
 	lseek(fd, pos, SEEK_SET);
 	return 1;
@@ -1115,7 +1293,7 @@ int gosgi_handle(int id, gosgi_req *r) {
 	running = c;
 	c->headers_sent = 0;
 	c->out_len = 0;
-	c->la = r->body;
+	c->la = c->la_base = r->body;
 	c->la_len = r->body_len;
 	c->remaining = r->content_length - r->body_len;
 	if (c->remaining < 0) c->remaining = 0;
@@ -1157,6 +1335,11 @@ int gosgi_handle(int id, gosgi_req *r) {
 			if (c->headers_sent) r->switches = 0;
 		}
 	}
+	if (!failed && c->chunked && end_framing(c) < 0) {
+		py.PyErr_PrintEx(0);
+		r->exception = 1;
+	}
+	reset_framing(c);
 	if (!failed || r->body_bytes > 0) flush_out(c, NULL, 0);
 	if (c->status) {
 		py.Py_DecRef(c->status);
@@ -1167,7 +1350,7 @@ int gosgi_handle(int id, gosgi_req *r) {
 		c->headers = NULL;
 	}
 	py.PyDict_Clear(c->environ);
-	r->body_left = c->remaining;
+	r->body_left = r->buffered ? 0 : c->remaining; // a buffered body left nothing in the socket
 	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
 	running = NULL;
 	c->ts = py.PyEval_SaveThread();

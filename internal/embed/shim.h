@@ -22,6 +22,11 @@ typedef struct gosgi_req {
 	const char *extra;       // "Name: value\r\n" lines to add to the app's headers (routing)
 	int extra_len;
 	int extra_count;
+	int buffered;            // post-buffering: the whole body is in body, or in body_fd
+	int body_fd;             // buffered body in a file read from its start (-1: none)
+	int router;              // http router response rules: GOSGI_ROUTER_* bits
+	const char *del;         // "name\n" lines: app response headers to drop (del-header)
+	int del_len;
 	// out
 	int status;              // numeric status sent (500 on an exception before headers)
 	int headers;             // number of headers sent
@@ -35,7 +40,14 @@ typedef struct gosgi_req {
 	int content_length_set;  // the app sent a Content-Length header (keep-alive fronts)
 	long long body_left;     // body bytes still unread in the socket
 	int force_log;           // uwsgi.log_this_request(): log despite disable-logging
+	int chunked;             // the response went out chunked, to its last chunk
 } gosgi_req;
+
+// gosgi_req.router bits: what the http router does to a response without
+// Content-Length (http-keepalive, http-auto-chunked, http-auto-gzip).
+#define GOSGI_ROUTER_KEEP 1     // the client may keep the connection: else say Connection: close
+#define GOSGI_ROUTER_CHUNKED 2  // ... or chunk the body and keep it
+#define GOSGI_ROUTER_GZIP 4     // the client accepts gzip: compress bodies marked uWSGI-Encoding: gzip
 
 // Worker identity, set in the forked child before the Go runtime starts.
 int gosgi_role(void);        // 0 not a Python process, 2 worker

@@ -30,6 +30,7 @@ import (
 	"github.com/gosgi/gosgi/internal/options"
 	"github.com/gosgi/gosgi/internal/plugins"
 	"github.com/gosgi/gosgi/internal/privs"
+	"github.com/gosgi/gosgi/internal/proto"
 	"github.com/gosgi/gosgi/internal/pyrt"
 	"github.com/gosgi/gosgi/internal/pyworker"
 	"github.com/gosgi/gosgi/internal/route"
@@ -314,6 +315,9 @@ func (m *Master) daemonize() (bool, error) {
 // master, and logs their startup lines; workers then build the same
 // tables from the boot bundle.
 func (m *Master) checkFronts() error {
+	if _, err := proto.ParseTrustedProxies(m.cfg.List("trusted-proxy")); err != nil {
+		return err
+	}
 	o := static.OptionsFrom(m.cfg)
 	var rules []route.Option
 	for _, e := range m.cfg.Entries() {
@@ -555,6 +559,10 @@ func (m *Master) startPython() error {
 	}
 	m.log.Printf("your server socket listen backlog is limited to %d connections", cfg.Int("listen"))
 	m.log.Printf("your mercy for graceful operations on workers is %d seconds", cfg.Int("worker-reload-mercy"))
+	if pb, size := cfg.Int("post-buffering"), cfg.Int("post-buffering-bufsize"); pb > 0 && max(size, 8192) < pb {
+		// uWSGI raises its body buffer (8192 bytes by default) to post-buffering.
+		m.log.Printf("setting request body buffering size to %d bytes", pb)
+	}
 	m.log.Printf("*** Operational MODE: %s ***", mode)
 	fds := zygoteFiles{boot: bootFD, board: m.boardFD}
 	for _, l := range m.listeners {
@@ -632,6 +640,13 @@ func (m *Master) bootSpec() boot.Spec {
 		MinWorkerLifetime: cfg.Int("min-worker-lifetime"),
 		NoOrphans:         cfg.Bool("no-orphans"),
 		LimitPost:         int64(cfg.Int("limit-post")),
+		PostBuffering:     int64(cfg.Int("post-buffering")),
+		HTTPKeepalive:     cfg.Bool("http-keepalive"), // a bare flag is 1, "0" is off
+		HTTPTimeout:       cfg.Int("http-timeout"),
+		HTTPAutoChunked:   cfg.Bool("http-auto-chunked"),
+		HTTPAutoGzip:      cfg.Bool("http-auto-gzip"),
+		DelHeaders:        cfg.List("del-header"),
+		TrustedProxies:    cfg.List("trusted-proxy"),
 		Harakiri:          cfg.Int("harakiri"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -61,14 +62,22 @@ type Request struct {
 	// digits only, anything after them ignored, missing/empty/invalid -> 0,
 	// too large -> math.MaxInt64 (so limit-post refuses it) (WP-8).
 	ContentLength int64
+	// ContentLengthAt is the offset in the block of the (last)
+	// CONTENT_LENGTH pair, -1 without one: uWSGI refuses a body over
+	// limit-post while parsing, and logs only the pairs before it.
+	ContentLengthAt int
 
 	XForwardedFor   []byte // HTTP_X_FORWARDED_FOR (log-x-forwarded-for)
 	XForwardedProto []byte // HTTP_X_FORWARDED_PROTO (wsgi.url_scheme)
 	XForwardedSSL   []byte // HTTP_X_FORWARDED_SSL (treated like HTTPS)
 	HTTPS           []byte // HTTPS
 	UwsgiScheme     []byte // UWSGI_SCHEME (wsgi.url_scheme)
-	TransferEnc     []byte // HTTP_TRANSFER_ENCODING
-	Connection      []byte // HTTP_CONNECTION
+	// ForwardedProtoLast: HTTP_X_FORWARDED_PROTO came after the last
+	// UWSGI_SCHEME; for wsgi.url_scheme the later of the two wins (PY-22).
+	ForwardedProtoLast bool
+	TransferEnc        []byte // HTTP_TRANSFER_ENCODING
+	Connection         []byte // HTTP_CONNECTION
+	AcceptEncoding     []byte // HTTP_ACCEPT_ENCODING (http-auto-gzip)
 
 	// Chunked reports a Transfer-Encoding header whose last coding is
 	// "chunked". The body is not decoded (WP-25).
@@ -137,7 +146,7 @@ func CheckSize(h Header, bufferSize int) error {
 // default 64); at most 2*maxVars pairs are accepted (WP-6). On error r holds
 // what was parsed before the fault, which uWSGI still logs.
 func ParseVars(block []byte, maxVars int, r *Request) error {
-	*r = Request{}
+	*r = Request{ContentLengthAt: -1}
 	if maxVars <= 0 {
 		maxVars = DefaultMaxVars
 	}
@@ -146,6 +155,7 @@ func ParseVars(block []byte, maxVars int, r *Request) error {
 	last := 0 // the last length read: uWSGI reports it in the strsize error
 	var cl []byte
 	for p := 0; p < end; {
+		pair := p
 		// uWSGI wants room for the key length plus at least one byte;
 		// with less it reports the previous length (observed on 2.0.21).
 		if end-p < 3 {
@@ -180,7 +190,7 @@ func ParseVars(block []byte, maxVars int, r *Request) error {
 		val := block[p : p+vlen : p+vlen]
 		p += vlen
 		if r.set(key, val) {
-			cl = val
+			cl, r.ContentLengthAt = val, pair
 		}
 	}
 	r.finish(cl)
@@ -240,6 +250,7 @@ func (r *Request) set(key, val []byte) bool {
 			r.Module = val
 		case "UWSGI_SCHEME":
 			r.UwsgiScheme = val
+			r.ForwardedProtoLast = false
 		case "UWSGI_PYHOME":
 			r.PyHome = val
 		case "UWSGI_ROUTER":
@@ -266,21 +277,29 @@ func (r *Request) set(key, val []byte) bool {
 			r.Connection = val
 		}
 	case 20:
-		if string(key) == "HTTP_X_FORWARDED_FOR" {
+		switch string(key) {
+		case "HTTP_X_FORWARDED_FOR":
 			r.XForwardedFor = val
-		} else if string(key) == "HTTP_X_FORWARDED_SSL" {
+		case "HTTP_X_FORWARDED_SSL":
 			r.XForwardedSSL = val
+		case "HTTP_ACCEPT_ENCODING":
+			r.AcceptEncoding = val
 		}
 	case 22:
 		switch string(key) {
 		case "HTTP_X_FORWARDED_PROTO":
 			r.XForwardedProto = val
+			r.ForwardedProtoLast = true
 		case "HTTP_TRANSFER_ENCODING":
 			r.TransferEnc = val
 		}
 	}
 	return false
 }
+
+// AcceptsGzip reports whether Accept-Encoding mentions gzip, as uWSGI's
+// router tests it (http-auto-gzip).
+func (r *Request) AcceptsGzip() bool { return bytes.Contains(r.AcceptEncoding, []byte("gzip")) }
 
 // finish derives the fields computed from several variables.
 func (r *Request) finish(cl []byte) {

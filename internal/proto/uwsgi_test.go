@@ -270,3 +270,47 @@ func BenchmarkParseVars(b *testing.B) {
 		}
 	}
 }
+
+// TestContentLengthAt: the offset of the last CONTENT_LENGTH pair, where
+// uWSGI stops parsing a request over limit-post; the order of
+// UWSGI_SCHEME and HTTP_X_FORWARDED_PROTO (PY-22).
+func TestContentLengthAt(t *testing.T) {
+	cases := []struct {
+		name      string
+		kv        []string
+		wantAt    int // pairs before the CONTENT_LENGTH pair; -1: none
+		wantXFPAt bool
+	}{
+		{"none", []string{"REQUEST_METHOD", "GET"}, -1, false},
+		{"first", []string{"CONTENT_LENGTH", "5", "REQUEST_METHOD", "POST"}, 0, false},
+		{"after two", []string{"REQUEST_METHOD", "POST", "PATH_INFO", "/", "CONTENT_LENGTH", "5"}, 2, false},
+		{"last of two", []string{"CONTENT_LENGTH", "1", "PATH_INFO", "/", "CONTENT_LENGTH", "5"}, 2, false},
+		{"xfp after scheme", []string{"UWSGI_SCHEME", "a", "HTTP_X_FORWARDED_PROTO", "b"}, -1, true},
+		{"scheme after xfp", []string{"HTTP_X_FORWARDED_PROTO", "b", "UWSGI_SCHEME", "a"}, -1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := block(c.kv...)
+			var r Request
+			if err := ParseVars(b, 0, &r); err != nil {
+				t.Fatal(err)
+			}
+			if c.wantAt < 0 {
+				if r.ContentLengthAt != -1 {
+					t.Errorf("ContentLengthAt = %d, want -1", r.ContentLengthAt)
+				}
+			} else {
+				var before Request
+				if err := ParseVars(b[:r.ContentLengthAt], 0, &before); err != nil {
+					t.Fatalf("block before CONTENT_LENGTH: %v", err)
+				}
+				if before.Pairs != c.wantAt {
+					t.Errorf("%d pairs before CONTENT_LENGTH, want %d", before.Pairs, c.wantAt)
+				}
+			}
+			if r.ForwardedProtoLast != c.wantXFPAt {
+				t.Errorf("ForwardedProtoLast = %v, want %v", r.ForwardedProtoLast, c.wantXFPAt)
+			}
+		})
+	}
+}

@@ -115,7 +115,8 @@ class FileWrapper:
 
 class _Input:
     """wsgi.input (PY-26): reads never go past CONTENT_LENGTH; waits are
-    bounded by socket-timeout and raise OSError."""
+    bounded by socket-timeout and raise OSError. With post-buffering the
+    body was read before the app was called, and seek() works."""
 
     __slots__ = ("_core",)
 
@@ -155,11 +156,16 @@ class _Input:
     def close(self):
         pass
 
-    def seek(self, *args):
-        raise OSError("seeking wsgi.input without post_buffering is IMPOSSIBLE !!!")
+    # seek works on a body buffered by post-buffering; like uWSGI's, it
+    # takes an absolute position and ignores any whence argument.
+    def seek(self, pos, *whence):
+        return _gosgi.input_seek(self._core, int(pos))
 
     def tell(self):
-        raise OSError("seeking wsgi.input without post_buffering is IMPOSSIBLE !!!")
+        return _gosgi.input_tell(self._core)
+
+    def fileno(self):
+        return _gosgi.input_fileno(self._core)
 
 
 _Input.__module__ = "uwsgi"
@@ -171,6 +177,24 @@ def make_input(core):
     # threads (py-tracebacker output, threading.current_thread()).
     threading.current_thread().name = "uWSGIWorker%dCore%d" % (_gosgi.worker_id(), core)
     return _Input(core)
+
+
+# http-auto-gzip: the router compresses a body the app marked with
+# uWSGI-Encoding: gzip; each write is flushed so streamed bodies stream.
+def gzip_start():
+    import zlib
+
+    return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 31)
+
+
+def gzip_chunk(z, data):
+    import zlib
+
+    return z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+
+
+def gzip_end(z):
+    return z.flush()
 
 
 def log_exc_info(exc_info):

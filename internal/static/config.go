@@ -31,5 +31,7 @@ func OptionsFrom(c Source) Options {
 		MimeFiles:    c.List("mimefile"),
 		HonourRange:  c.Bool("honour-range"),
 		Offload:      c.Int("offload-threads") > 0,
+		AddHeaders:   c.List("add-header"),
+		DelHeaders:   c.List("del-header"),
 	}
 }

@@ -39,6 +39,11 @@ type Options struct {
 	// Offload reports offload-threads > 0: uWSGI then logs "via offload()"
 	// instead of "via sendfile()" (PM-78). gosgi sends the same way.
 	Offload bool
+	// AddHeaders (add-header) end a file's headers, as uWSGI adds them to
+	// every response; DelHeaders (del-header) drop the server's own
+	// headers by name, in any case.
+	AddHeaders []string `json:"add_headers,omitempty"`
+	DelHeaders []string `json:"del_headers,omitempty"`
 	// Log receives runtime warnings (the security error of a path outside
 	// its mapping). Nil discards them.
 	Log func(format string, args ...any) `json:"-"`
@@ -85,13 +90,16 @@ type Server struct {
 	via      string
 	log      func(string, ...any)
 	messages []string
+	addHdr   []string // add-header lines
+	delHdr   []string // del-header names
 }
 
 // New compiles the options. Directories that do not exist yet are kept
 // (uWSGI maps them too; requests fall through until they appear).
 func New(o Options) (*Server, error) {
 	s := &Server{docroot: o.CheckDocroot, index: o.Index, skip: o.SkipExt, safe: o.Safe,
-		gzipAll: o.GzipAll, gzipExt: o.GzipExt, gzipDir: o.GzipDir, rng: o.HonourRange, log: o.Log, via: "sendfile"}
+		gzipAll: o.GzipAll, gzipExt: o.GzipExt, gzipDir: o.GzipDir, rng: o.HonourRange, log: o.Log, via: "sendfile",
+		addHdr: o.AddHeaders, delHdr: o.DelHeaders}
 	if o.Offload {
 		s.via = "offload"
 	}
@@ -418,8 +426,9 @@ func (s *Server) Serve(fd int, t *Target, r *proto.Request, block []byte, start 
 	}
 	if ims, ok := ParseHTTPDate(lookupVar(block, "HTTP_IF_MODIFIED_SINCE")); ok && mtime <= ims {
 		head = appendStatus(head, proto, "304 Not Modified")
+		head, n := s.editHeaders(head, 0)
 		head = append(head, "\r\n"...)
-		return Result{Status: 304, HeaderBytes: len(head)}, writeAll(fd, head)
+		return Result{Status: 304, Headers: n, HeaderBytes: len(head)}, writeAll(fd, head)
 	}
 	from, length := int64(0), size
 	status := 200
@@ -493,6 +502,7 @@ func (s *Server) Serve(fd int, t *Target, r *proto.Request, block []byte, start 
 	}
 	head = appendDateHeader(head, "Last-Modified", mtime)
 	n++
+	head, n = s.editHeaders(head, n)
 	head = append(head, "\r\n"...)
 	res = Result{Status: status, Headers: n, HeaderBytes: len(head)}
 	if string(r.Method) == "HEAD" {
@@ -744,4 +754,10 @@ func hasDotDot(p string) bool {
 		}
 	}
 	return false
+}
+
+// editHeaders applies add-header and del-header to a file's head (Serve's
+// local proto shadows the package there).
+func (s *Server) editHeaders(head []byte, n int) ([]byte, int) {
+	return proto.EditHeaders(head, n, s.delHdr, s.addHdr)
 }

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gosgi/gosgi/internal/boot"
+	"github.com/gosgi/gosgi/internal/embed"
 )
 
 // A connection whose request head did not arrive whole in the first read,
@@ -87,8 +90,7 @@ func (w *Worker) readHead(p *pending, partial []byte) bool {
 	max := w.cfg.BufferSize + 4
 	buf := make([]byte, len(partial), max+4096)
 	copy(buf, partial)
-	timeout := time.Duration(w.cfg.SocketTimeout) * time.Second
-	p.file.SetReadDeadline(time.Now().Add(timeout))
+	p.file.SetReadDeadline(time.Now().Add(w.clientTimeout(p.sock)))
 	if len(partial) == 0 { // between two keep-alive requests: closed on stop
 		w.idleConns.Store(p.file, struct{}{})
 		defer w.idleConns.Delete(p.file)
@@ -143,4 +145,45 @@ func (w *Worker) wakeCore() {
 		}
 		time.Sleep(min(time.Duration(i+1)*200*time.Microsecond, 10*time.Millisecond))
 	}
+}
+
+// clientTimeout bounds each wait for a client: http-timeout on the http
+// router address (uWSGI's router process applies it), socket-timeout
+// elsewhere.
+func (w *Worker) clientTimeout(s *boot.Socket) time.Duration {
+	if s != nil && s.Proto == "router" && w.cfg.HTTPTimeout > 0 {
+		return time.Duration(w.cfg.HTTPTimeout) * time.Second
+	}
+	return time.Duration(w.cfg.SocketTimeout) * time.Second
+}
+
+// setClientTimeout bounds the core's blocking reads and writes on fd
+// (accepted sockets inherit the listener's socket-timeout).
+func setClientTimeout(fd int, d time.Duration) {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+}
+
+// routerRules are the http router's rules for the response of the current
+// request; keep tells whether the connection may stay open after it.
+func (l *loop) routerRules(keep bool) embed.RouterRules {
+	w := l.w
+	var rules embed.RouterRules
+	switch l.conn.sock.Proto {
+	case "router":
+		if keep {
+			rules |= embed.RouterKeep
+			if w.cfg.HTTPAutoChunked {
+				rules |= embed.RouterChunked
+			}
+		}
+	case "https-router": // the TLS front frames the response itself
+	default:
+		return 0
+	}
+	if w.cfg.HTTPAutoGzip && l.req.AcceptsGzip() {
+		rules |= embed.RouterGzip
+	}
+	return rules
 }

@@ -41,6 +41,11 @@ func (w *Worker) setupGoFronts() ([]boot.Socket, error) {
 		}
 		w.routes = t
 	}
+	trust, err := proto.ParseTrustedProxies(w.cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	w.trust = trust
 	var plain []boot.Socket
 	for _, s := range w.cfg.Sockets {
 		if s.TLS == "" {
@@ -205,6 +210,13 @@ func (l *loop) serveStatic(t *static.Target, block []byte, start time.Time) {
 // respondRoute writes a routing rule's direct answer (redirect, return...).
 func (l *loop) respondRoute(d *route.Decision, block []byte, start time.Time) {
 	out, headers, headBytes, bodyBytes := d.AppendResponse(make([]byte, 0, 256), l.req.Proto)
+	if len(out) > 0 && (len(l.w.cfg.DelHeaders) > 0 || len(l.w.cfg.AddHeaders) > 0) {
+		// add-header and del-header apply to routing answers too, as in uWSGI.
+		body := out[headBytes:]
+		head, n := proto.EditHeaders(append([]byte(nil), out[:headBytes-2]...), headers, l.w.cfg.DelHeaders, l.w.cfg.AddHeaders)
+		headers, headBytes = n, len(head)+2
+		out = append(append(head, "\r\n"...), body...)
+	}
 	if len(out) > 0 {
 		unix.Write(l.conn.fd, out)
 	}

@@ -103,6 +103,9 @@ func (l *loop) run() {
 			continue
 		}
 		l.conn = conn{fd: fd, sock: sock}
+		if sock.Proto == "router" && w.cfg.HTTPTimeout > 0 && w.cfg.HTTPTimeout != w.cfg.SocketTimeout {
+			setClientTimeout(fd, w.clientTimeout(sock))
+		}
 		if sock.Proto != "uwsgi" {
 			l.conn.addr = l.remoteAddr()
 			if sock.Proto == "router" { // WP-41
@@ -123,11 +126,20 @@ type conn struct {
 	port   string // REMOTE_PORT (router front only)
 	handed bool   // given to a goroutine: not ours to close any more
 	keep   bool   // keep-alive: hand back to a goroutine for the next request
+	// body was read whole by a goroutine (post-buffering); start is then
+	// when the request arrived.
+	body  *bufferedBody
+	start time.Time
 }
 
 // done closes the connection, or hands a keep-alive one back to a goroutine.
 func (l *loop) done() {
 	c := &l.conn
+	if c.body != nil {
+		c.body.release()
+		c.body = nil
+	}
+	c.start = time.Time{} // a kept connection's next request starts afresh
 	switch {
 	case c.handed:
 	case c.keep:
@@ -212,6 +224,9 @@ func read(fd int, buf []byte) (int, error) {
 // serve handles one request on l.conn; n bytes of it are already in Head.
 func (l *loop) serve(n int) {
 	start := time.Now()
+	if !l.conn.start.IsZero() {
+		start = l.conn.start
+	}
 	if l.conn.sock.Proto == "uwsgi" {
 		l.serveUwsgi(n, start)
 	} else {
@@ -270,7 +285,7 @@ func (l *loop) serveUwsgi(n int, start time.Time) {
 		l.finish(-1, block, &embed.Result{Status: 500}, start)
 		return
 	}
-	l.dispatch(block, buf[end:n], start)
+	l.dispatch(block, end, n, start)
 }
 
 // serveHTTP handles one request on an http-socket (WP-20..WP-30).
@@ -294,7 +309,7 @@ func (l *loop) serveHTTP(n int, start time.Time) {
 					l.w.log.Printf("request head of %d bytes does not fit the variable buffer. skip.", len(block))
 					return
 				}
-				l.dispatch(block, buf[headLen:n], start)
+				l.dispatch(block, headLen, n, start)
 				return
 			}
 			if err == proto.ErrInvalidHTTP || err == proto.ErrAmbiguousLength {
@@ -369,16 +384,20 @@ func appendIPv4(dst, ip []byte) []byte {
 	return dst
 }
 
-// scheme picks wsgi.url_scheme (PY-22, TOP-9).
+// scheme picks wsgi.url_scheme (PY-22, TOP-9): the later of UWSGI_SCHEME
+// and X-Forwarded-Proto, else HTTPS or X-Forwarded-Ssl. With trusted-proxy,
+// the forwarding headers count only from a trusted client.
 func (l *loop) scheme() []byte {
 	r := &l.req
-	if len(r.XForwardedProto) > 0 {
-		return r.XForwardedProto
+	forwarded := l.w.trust.Trusts(r.RemoteAddr, l.conn.sock.Unix && l.conn.sock.Proto != "uwsgi")
+	v := r.UwsgiScheme
+	if r.ForwardedProtoLast && forwarded {
+		v = r.XForwardedProto
 	}
-	if len(r.UwsgiScheme) > 0 {
-		return r.UwsgiScheme
+	if len(v) > 0 {
+		return v
 	}
-	if on(r.HTTPS) || on(r.XForwardedSSL) {
+	if on(r.HTTPS) || forwarded && on(r.XForwardedSSL) {
 		return l.https
 	}
 	return l.http
@@ -406,12 +425,30 @@ func (l *loop) selectApp() int {
 	return 0
 }
 
-func (l *loop) dispatch(block, body []byte, start time.Time) {
+// dispatch serves a parsed request: Head[:headLen] is its head, and
+// Head[headLen:n] the body bytes read with it.
+func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	fd := l.conn.fd
 	r := &l.req
+	body := l.c.Head[headLen:n]
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
-		l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
+		l.refuseTooBig(block, start)
 		return
+	}
+	// post-buffering: the body is whole before the app runs, in memory
+	// (bodyFD -1) or in a file; without it the app reads the socket.
+	buffered, bodyFD := l.w.cfg.PostBuffering > 0, -1
+	if l.needsBuffering(int64(len(body))) {
+		l.bufferBody(l.c.Head[:headLen], body, start)
+		return
+	}
+	if b := l.conn.body; b != nil {
+		if b.failure != "" {
+			l.w.log.Printf("%s", b.failure)
+			l.finish(-1, block, &embed.Result{Status: 500, Switches: b.waits}, start)
+			return
+		}
+		body, bodyFD = b.mem, b.fd()
 	}
 	pipelined := int64(len(body)) > r.ContentLength
 	if pipelined {
@@ -448,9 +485,16 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	if w.cfg.Harakiri > 0 {
 		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
 	}
-	// Keep-alive fronts: http11-socket and the router (a TLS front's
-	// socketpair carries one request).
-	keep := (l.conn.sock.Proto == "http11" || l.conn.sock.Proto == "router") && r.KeepAlive && !r.Chunked
+	// Keep-alive fronts: http11-socket, and the router with http-keepalive
+	// (a TLS front's socketpair carries one request).
+	keep := r.KeepAlive && !r.Chunked && (l.conn.sock.Proto == "http11" ||
+		l.conn.sock.Proto == "router" && w.cfg.HTTPKeepalive)
+	if rules := l.routerRules(keep); rules != 0 {
+		l.c.Route(rules)
+	}
+	if buffered {
+		l.c.BufferedBody(bodyFD)
+	}
 	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
@@ -469,7 +513,7 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
-	l.conn.keep = keep && res.ContentLengthSet && !res.WriteError && !res.ReadError &&
+	l.conn.keep = keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&
 		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
 	l.finish(app, block, &res, start)
 	l.c.AfterRequest()

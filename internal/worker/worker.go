@@ -27,6 +27,7 @@ import (
 	"github.com/gosgi/gosgi/internal/embed"
 	"github.com/gosgi/gosgi/internal/logging"
 	"github.com/gosgi/gosgi/internal/logsink"
+	"github.com/gosgi/gosgi/internal/proto"
 	"github.com/gosgi/gosgi/internal/route"
 	"github.com/gosgi/gosgi/internal/scoreboard"
 	"github.com/gosgi/gosgi/internal/static"
@@ -56,6 +57,7 @@ type Worker struct {
 	// Fronts answered in Go (gofronts.go); nil when not configured.
 	static     *static.Server
 	routes     *route.Table
+	trust      *proto.TrustedProxies // trusted-proxy; nil trusts everyone
 	tlsServers []*tlsfront.Server
 	socks      []boot.Socket // the plain sockets the cores accept on
 	reqLog     io.Writer     // req-logger, nil: request lines go to the log (fd 2)
@@ -295,6 +297,7 @@ func (w *Worker) runCore(id int, ready chan<- error) {
 		ready <- err
 		return
 	}
+	c.DeleteHeaders(w.cfg.DelHeaders)
 	cs.tid.Store(int32(unix.Gettid()))
 	ready <- nil
 	l := newLoop(w, c, cs)
