@@ -117,6 +117,7 @@ type Worker struct {
 	LogDate           *string  `json:"log_date"`
 	LogFormat         string   `json:"log_format,omitempty"`
 	LogFormatStrftime bool     `json:"log_format_strftime,omitempty"`
+	LogJSON           bool     `json:"log_json,omitempty"` // log-json: request lines as JSON objects
 	MemoryReport      bool     `json:"memory_report,omitempty"`
 	// Static files served by Go (static-map, check-static, ...), nil when
 	// none is configured; routing rules in configuration order.

@@ -637,6 +637,7 @@ func (m *Master) bootSpec() boot.Spec {
 		LogDate:           s.LogDate,
 		LogFormat:         cfg.String("logformat"),
 		LogFormatStrftime: cfg.Bool("logformat-strftime"),
+		LogJSON:           cfg.Bool("log-json"),
 		MemoryReport:      cfg.Bool("memory-report"),
 		AddHeaders:        cfg.List("add-header"),
 		ReqLogger:         cfg.String("req-logger"),
