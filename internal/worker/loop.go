@@ -547,7 +547,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	}
 	l.logbuf = buf
 	if w.reqLog != nil {
-		w.reqLog.Write(buf)
+		w.reqLog.Line(buf)
 		return
 	}
 	unix.Write(2, buf)
