@@ -126,7 +126,7 @@ type Worker struct {
 	AddHeaders []string `json:"add_headers,omitempty"`
 	// ReqLoggers receive the request lines instead of the log (req-logger,
 	// "[NAME ]TARGET"), chosen by ReqRoutes (log-req-route) and encoded by
-	// ReqEncoders (log-req-encoder), as the log router does (LG-26).
+	// ReqEncoders (log-req-encoder), as the log router does (LG-25).
 	ReqLoggers  []string `json:"req_loggers,omitempty"`
 	ReqRoutes   []string `json:"req_routes,omitempty"`
 	ReqEncoders []string `json:"req_encoders,omitempty"`

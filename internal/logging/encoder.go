@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Encoder is one `log-encoder`/`log-req-encoder` of uWSGI 2.0 (LG-26):
+// Encoder is one `log-encoder`/`log-req-encoder` of uWSGI 2.0 (LG-25):
 // it turns a log message (a line with its "\n") into new bytes; encoders
 // run in configuration order, each on the previous one's output.
 //

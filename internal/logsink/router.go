@@ -10,7 +10,7 @@ import (
 	"github.com/gosgi/gosgi/internal/logging"
 )
 
-// Router is what uWSGI's log master does with every line (LG-26): drop it
+// Router is what uWSGI's log master does with every line (LG-25): drop it
 // (log-drain, log-filter), pick its loggers (log-route), encode it for
 // each (log-encoder) and write it. Lines that no route takes go to the
 // unnamed loggers, or to the default output when there is none.

@@ -23,7 +23,7 @@ func TestSplitName(t *testing.T) {
 	}
 }
 
-// TestRouter: LG-26 as uWSGI's log master does it: drains and filters
+// TestRouter: LG-25 as uWSGI's log master does it: drains and filters
 // first, routed lines to their named loggers only, the rest to the unnamed
 // loggers or the default output, encoders per logger.
 func TestRouter(t *testing.T) {

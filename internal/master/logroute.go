@@ -16,13 +16,13 @@ import (
 	"github.com/gosgi/gosgi/internal/logsink"
 )
 
-// The log router is gosgi's log master (LG-26): with log-route,
+// The log router is gosgi's log master (LG-25): with log-route,
 // log-encoder, log-drain, log-filter, named or several loggers, or
 // log-master, every process writes its output into one pipe and the master
 // handles each line. The pipe outlives a reload: its read end and the
 // default output are handed to the new image in envLogPipe, so old workers
 // still serving keep a reader.
-const envLogPipe = "GOSGI_LOG_PIPE" // "READFD,DEFAULTFD"
+const envLogPipe = "GOSGI_LOG_PIPE" // "READFD,DEFAULTFD,WRITEFD"
 
 // logRouter is the running reader of the pipe.
 type logRouter struct {
@@ -32,6 +32,7 @@ type logRouter struct {
 	def    *os.File // default output: the stderr before the pipe, or logto2
 	rfd    int
 	defFD  int
+	wfd    int // a write end kept to restore fds 1 and 2 (log-reopen on reload)
 	done   chan struct{}
 }
 
@@ -58,10 +59,16 @@ func needsLogRouter(cfg *config.Config) bool {
 // warnings: their lines go to the default output.
 func (m *Master) startLogRouter() ([]error, error) {
 	lr := &logRouter{done: make(chan struct{})}
-	if rfd, defFD, ok := inheritedLogPipe(); ok && m.reloads > 0 {
-		lr.rfd, lr.defFD = rfd, defFD
-		unix.CloseOnExec(rfd)
-		unix.CloseOnExec(defFD)
+	if fds, ok := inheritedLogPipe(); ok && m.reloads > 0 {
+		lr.rfd, lr.defFD, lr.wfd = fds[0], fds[1], fds[2]
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+		}
+		if !sameFile(2, lr.wfd) { // log-reopen put the log file on 2: it is the new default
+			unix.Dup2(2, lr.defFD)
+			unix.Dup2(lr.wfd, 1)
+			unix.Dup2(lr.wfd, 2)
+		}
 	} else {
 		def, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3)
 		if err != nil {
@@ -74,8 +81,7 @@ func (m *Master) startLogRouter() ([]error, error) {
 		}
 		unix.Dup2(p[1], 1)
 		unix.Dup2(p[1], 2)
-		unix.Close(p[1])
-		lr.rfd, lr.defFD = p[0], def
+		lr.rfd, lr.defFD, lr.wfd = p[0], def, p[1]
 	}
 	if err := unix.SetNonblock(lr.rfd, true); err != nil { // so a read can be given a deadline
 		return nil, fmt.Errorf("log router: %w", err)
@@ -96,18 +102,26 @@ func (m *Master) startLogRouter() ([]error, error) {
 	return warnings, nil
 }
 
-func inheritedLogPipe() (int, int, bool) {
-	a, b, ok := strings.Cut(os.Getenv(envLogPipe), ",")
-	r, err1 := strconv.Atoi(a)
-	d, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil {
-		return 0, 0, false
+func inheritedLogPipe() ([3]int, bool) {
+	var fds [3]int
+	parts := strings.Split(os.Getenv(envLogPipe), ",")
+	if len(parts) != len(fds) {
+		return fds, false
 	}
-	var st unix.Stat_t
-	if unix.Fstat(r, &st) != nil || unix.Fstat(d, &st) != nil {
-		return 0, 0, false
+	for i, p := range parts {
+		fd, err := strconv.Atoi(p)
+		var st unix.Stat_t
+		if err != nil || unix.Fstat(fd, &st) != nil {
+			return fds, false
+		}
+		fds[i] = fd
 	}
-	return r, d, true
+	return fds, true
+}
+
+func sameFile(a, b int) bool {
+	var sa, sb unix.Stat_t
+	return unix.Fstat(a, &sa) == nil && unix.Fstat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // run hands every complete line to the router until the pipe is closed or
@@ -161,10 +175,10 @@ func (lr *logRouter) stop() {
 // keepForExec hands the pipe to the next image (reload).
 func (lr *logRouter) keepForExec() []string {
 	lr.stop()
-	for _, fd := range []int{lr.rfd, lr.defFD} {
+	for _, fd := range []int{lr.rfd, lr.defFD, lr.wfd} {
 		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
 	}
-	return []string{envLogPipe, fmt.Sprintf("%d,%d", lr.rfd, lr.defFD)}
+	return []string{envLogPipe, fmt.Sprintf("%d,%d,%d", lr.rfd, lr.defFD, lr.wfd)}
 }
 
 // setDefault makes f the default output (logto2).

@@ -467,7 +467,7 @@ func (m *Master) setupLogging() error {
 		f.Close()
 	}
 	// logger (LG-24): a single one takes the instance's log; routes,
-	// encoders, filters or several loggers need the log router (LG-26).
+	// encoders, filters or several loggers need the log router (LG-25).
 	// req-logger goes to the workers (request lines only).
 	var routerWarnings []error
 	if needsLogRouter(cfg) {
