@@ -36,7 +36,9 @@ type logRouter struct {
 	done   chan struct{}
 }
 
-// needsLogRouter reports whether lines must go through the master.
+// needsLogRouter reports whether lines must go through the master. A new
+// image adopts the pipe of the previous one whatever its options say: the
+// old workers still write into it.
 func needsLogRouter(cfg *config.Config) bool {
 	if cfg.Bool("log-master") || len(cfg.List("log-route")) > 0 || len(cfg.List("log-encoder")) > 0 ||
 		len(cfg.List("log-drain")) > 0 || len(cfg.List("log-filter")) > 0 {
@@ -59,7 +61,9 @@ func needsLogRouter(cfg *config.Config) bool {
 // warnings: their lines go to the default output.
 func (m *Master) startLogRouter() ([]error, error) {
 	lr := &logRouter{done: make(chan struct{})}
-	if fds, ok := inheritedLogPipe(); ok && m.reloads > 0 {
+	fds, inherited := inheritedLogPipe()
+	os.Unsetenv(envLogPipe) // for this image only, not for what it starts
+	if inherited && m.reloads > 0 {
 		lr.rfd, lr.defFD, lr.wfd = fds[0], fds[1], fds[2]
 		for _, fd := range fds {
 			unix.CloseOnExec(fd)

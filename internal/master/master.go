@@ -470,7 +470,7 @@ func (m *Master) setupLogging() error {
 	// encoders, filters or several loggers need the log router (LG-25).
 	// req-logger goes to the workers (request lines only).
 	var routerWarnings []error
-	if needsLogRouter(cfg) {
+	if needsLogRouter(cfg) || (m.reloads > 0 && os.Getenv(envLogPipe) != "") {
 		w, err := m.startLogRouter()
 		if err != nil {
 			return err
