@@ -92,6 +92,7 @@ type Result struct {
 	WriteError       bool
 	ReadError        bool
 	ContentLengthSet bool
+	ForceLog         bool // the app called uwsgi.log_this_request()
 	// Via names how a body went out when Go answered (static files,
 	// routing): "sendfile", "offload", "route" (LG-2).
 	Via string
@@ -150,6 +151,7 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		WriteError:       r.write_error != 0,
 		ReadError:        r.read_error != 0,
 		ContentLengthSet: r.content_length_set != 0,
+		ForceLog:         r.force_log != 0,
 	}
 }
 

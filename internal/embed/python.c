@@ -605,6 +605,135 @@ static PyObject *worker_id_fn(PyObject *self, PyObject *unused) {
 	return py.PyLong_FromLong(gosgi_worker_id());
 }
 
+// ---------------------------------------------- the running request (PY-42)
+
+// running is the core whose request runs on this thread: the uwsgi
+// module's request functions (connection_fd, env, websockets...) act on it.
+static __thread core_t *running;
+
+static core_t *running_core(void) {
+	core_t *c = running;
+	if (!c || !c->req) {
+		raise(PY_EXC(OSError), "no request is running in this thread");
+		return NULL;
+	}
+	return c;
+}
+
+// _gosgi.current(): (core id, connection fd, environ, start_response) of
+// the running request, or None outside a request.
+static PyObject *current_fn(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	core_t *c = running;
+	if (!c || !c->req) {
+		py.Py_IncRef(PY_NONE);
+		return PY_NONE;
+	}
+	PyObject *t = py.PyTuple_New(4);
+	if (!t) return NULL;
+	py.PyTuple_SetItem(t, 0, py.PyLong_FromLong(c->id));
+	py.PyTuple_SetItem(t, 1, py.PyLong_FromLong(c->req->fd));
+	py.Py_IncRef(c->environ);
+	py.PyTuple_SetItem(t, 2, c->environ);
+	py.Py_IncRef(c->start_response);
+	py.PyTuple_SetItem(t, 3, c->start_response);
+	return t;
+}
+
+// _gosgi.raw_head(head, status, headers): the app answers with a head of
+// its own (the websocket handshake); it counts as the response's headers.
+static PyObject *raw_head(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	gosgi_req *r = c->req;
+	if (c->headers_sent) return raise(PY_EXC(OSError), "headers already sent");
+	char *p;
+	Py_ssize_t n;
+	if (py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 0), &p, &n) < 0) return NULL;
+	c->headers_sent = 1;
+	int free_ = 0;
+	if (!__atomic_compare_exchange_n(&c->claimed, &free_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		r->write_error = 1; // harakiri answered already
+		return raise(PY_EXC(OSError), "the request was already answered");
+	}
+	r->status = (int)py.PyLong_AsLong(py.PyTuple_GetItem(args, 1));
+	r->headers = (int)py.PyLong_AsLong(py.PyTuple_GetItem(args, 2));
+	r->header_bytes = (int)n;
+	if (flush_out(c, p, n) < 0) return raise(PY_EXC(OSError), "unable to send the response head");
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+// _gosgi.raw_write(data): bytes straight to the client, counted as body
+// (websocket frames).
+static PyObject *raw_write(PyObject *self, PyObject *data) {
+	(void)self;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	char *p;
+	Py_ssize_t n;
+	if (py.PyBytes_AsStringAndSize(data, &p, &n) < 0) return NULL;
+	if (c->req->write_error || flush_out(c, p, n) < 0) return raise(PY_EXC(OSError), "unable to write to the client");
+	c->req->body_bytes += n;
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+// _gosgi.log_this_request(): log the running request even under
+// disable-logging (PY-43).
+static PyObject *log_this_request_fn(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	c->req->force_log = 1;
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+// _gosgi.disconnect(): what is buffered goes out, then the client
+// connection is shut down; later writes of the request fail quietly.
+static PyObject *disconnect_fn(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	flush_out(c, NULL, 0);
+	shutdown(c->req->fd, SHUT_RDWR);
+	c->req->write_error = 1;
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+static int send_fd(core_t *c, int fd, off_t *pos, long long size);
+
+// _gosgi.sendfile(fd, pos, size): uwsgi.sendfile() sends (part of) a file
+// as the running request's body at once (PY-50); size < 0: to the end.
+static PyObject *sendfile_fn(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	int fd = (int)py.PyLong_AsLong(py.PyTuple_GetItem(args, 0));
+	off_t pos = (off_t)py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 1));
+	long long size = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 2));
+	if (py.PyErr_Occurred()) return NULL;
+	if (send_fd(c, fd, &pos, size) < 0) return NULL;
+	return py.PyBool_FromLong(!c->req->write_error);
+}
+
+extern int gosgiListenQueue(int fd);
+
+// _gosgi.listen_queue(fd): the accept queue of a listening socket, 0
+// outside workers (only workers run Go).
+static PyObject *listen_queue_fn(PyObject *self, PyObject *fd) {
+	(void)self;
+	long n = py.PyLong_AsLong(fd);
+	if (n == -1 && py.PyErr_Occurred()) return NULL;
+	return py.PyLong_FromLong(gosgi_role() == 2 ? gosgiListenQueue((int)n) : 0);
+}
+
 static PyMethodDef module_fns[] = {
     {"register_app", register_app, METH_VARARGS, NULL},
     {"set_file_wrapper", set_file_wrapper, METH_O, NULL},
@@ -613,6 +742,13 @@ static PyMethodDef module_fns[] = {
     {"scoreboard", scoreboard_fn, METH_NOARGS, NULL},
     {"input_read", input_read, METH_VARARGS, NULL},
     {"input_readline", input_readline, METH_VARARGS, NULL},
+    {"current", current_fn, METH_NOARGS, NULL},
+    {"raw_head", raw_head, METH_VARARGS, NULL},
+    {"raw_write", raw_write, METH_O, NULL},
+    {"log_this_request", log_this_request_fn, METH_NOARGS, NULL},
+    {"listen_queue", listen_queue_fn, METH_O, NULL},
+    {"sendfile", sendfile_fn, METH_VARARGS, NULL},
+    {"disconnect", disconnect_fn, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 // uwsgi_sendfile is wsgi.file_wrapper as uWSGI names it (PY-21): a
@@ -854,6 +990,30 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 	return 0;
 }
 
+// send_fd sends the headers if due, then up to size bytes (size < 0: to
+// the end) of fd from *pos with sendfile(). Returns -1 with a Python
+// exception set on bad headers; a client that went away is write_error.
+static int send_fd(core_t *c, int fd, off_t *pos, long long size) {
+	if (!c->headers_sent && send_headers(c) < 0) return -1;
+	if (flush_out(c, NULL, 0) < 0) return 0;
+	c->req->sendfile = 1;
+	PyThreadState *ts = py.PyEval_SaveThread();
+	while (size != 0) {
+		size_t want = size < 0 || size > (1 << 20) ? (1 << 20) : (size_t)size;
+		ssize_t n = sendfile(c->req->fd, fd, pos, want);
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0) {
+			c->req->write_error = 1;
+			break;
+		}
+		if (n == 0) break;
+		c->req->body_bytes += n;
+		if (size > 0) size -= n;
+	}
+	py.PyEval_RestoreThread(ts);
+	return 0;
+}
+
 // send_file streams a file_wrapper's file with sendfile(). Returns 1 when
 // done, 0 when the object has no usable fileno (iterate it instead).
 static int send_file(core_t *c, PyObject *result) {
@@ -878,21 +1038,7 @@ static int send_file(core_t *c, PyObject *result) {
 	}
 	off_t pos = lseek(fd, 0, SEEK_CUR);
 	if (pos < 0) return 0;
-	if (!c->headers_sent && send_headers(c) < 0) return -1;
-	if (flush_out(c, NULL, 0) < 0) return 1;
-	c->req->sendfile = 1;
-	PyThreadState *ts = py.PyEval_SaveThread();
-	for (;;) {
-		ssize_t n = sendfile(c->req->fd, fd, &pos, 1 << 20);
-		if (n < 0 && errno == EINTR) continue;
-		if (n < 0) {
-			c->req->write_error = 1;
-			break;
-		}
-		if (n == 0) break;
-		c->req->body_bytes += n;
-	}
-	py.PyEval_RestoreThread(ts);
+	if (send_fd(c, fd, &pos, -1) < 0) return -1;
 	lseek(fd, pos, SEEK_SET);
 	return 1;
 }
@@ -966,6 +1112,7 @@ int gosgi_handle(int id, gosgi_req *r) {
 	py.PyEval_RestoreThread(c->ts);
 	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->req, r, __ATOMIC_RELEASE);
+	running = c;
 	c->headers_sent = 0;
 	c->out_len = 0;
 	c->la = r->body;
@@ -1022,6 +1169,7 @@ int gosgi_handle(int id, gosgi_req *r) {
 	py.PyDict_Clear(c->environ);
 	r->body_left = c->remaining;
 	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
+	running = NULL;
 	c->ts = py.PyEval_SaveThread();
 	return 0;
 }

@@ -34,6 +34,7 @@ typedef struct gosgi_req {
 	int read_error;          // reading wsgi.input failed (timeout or disconnect)
 	int content_length_set;  // the app sent a Content-Length header (keep-alive fronts)
 	long long body_left;     // body bytes still unread in the socket
+	int force_log;           // uwsgi.log_this_request(): log despite disable-logging
 } gosgi_req;
 
 // Worker identity, set in the forked child before the Go runtime starts.

@@ -123,6 +123,12 @@ def get_logvar(key):
 
 
 def __getattr__(name):
+    # PY-41: `env` and `start_response` are those of the running request.
+    if name in ("env", "start_response"):
+        cur = _gosgi.current()
+        if cur is None:
+            return None
+        return cur[2] if name == "env" else cur[3]
     raise AttributeError(
         "module 'uwsgi' has no attribute '%s' (not provided by gosgi yet: see docs/compat.md)" % name
     )
@@ -1337,12 +1343,13 @@ def _encode_packet(pairs):
     return _struct.pack("<BHB", 17, len(data), 0) + data
 
 
-def _decode_packet(data):
-    """Parse a spool file: (pairs, body). Raises ValueError when damaged."""
+def _decode_packet(data, modifier1=17):
+    """Parse a spool file (or, modifier1 None, any uwsgi packet): (pairs,
+    body). Raises ValueError when damaged."""
     if len(data) < 4:
         raise ValueError("truncated header (%d bytes)" % len(data))
     mod1, size, _mod2 = _struct.unpack_from("<BHB", data, 0)
-    if mod1 != 17:
+    if modifier1 is not None and mod1 != modifier1:
         raise ValueError("not a spooler packet (modifier1 %d)" % mod1)
     if 4 + size > len(data):
         raise ValueError("truncated packet (%d of %d bytes)" % (len(data) - 4, size))
@@ -1657,6 +1664,401 @@ def set_user_harakiri(seconds):
 
 def micros():
     return int(_time.time() * 1000000)
+
+
+# ------------------------------------------------- the running request
+# PY-42/PY-43 and the websocket API of PY-50: they act on the request that
+# runs on the calling thread.
+
+if "mode" in opt:
+    mode = opt["mode"] if not isinstance(opt["mode"], list) else opt["mode"][-1]
+
+
+def _running():
+    cur = _gosgi.current()
+    if cur is None:
+        raise SystemError("you can call uwsgi api function only from the main callable")
+    return cur
+
+
+def connection_fd():
+    return _running()[1]
+
+
+def request_id():
+    """Requests this core completed before the running one (as uWSGI counts)."""
+    core = _running()[0]
+    view = _gosgi.scoreboard()
+    if view is None:
+        return 0
+    L = _board_layout
+    base = L["header_size"] + _worker_id * L["slot_size"] + L["cores"]
+    return _board_int(view, base + (core % L["max_cores"]) * L["core_size"])
+
+
+def log_this_request():
+    _gosgi.log_this_request()
+    return None
+
+
+def logsize():
+    """Size of the log file when logging to a file, else 0."""
+    try:
+        st = os.fstat(2)
+    except OSError:
+        return 0
+    import stat as _stat
+
+    return st.st_size if _stat.S_ISREG(st.st_mode) else 0
+
+
+def accepting():
+    # gosgi's workers accept as soon as they run (stats report accepting=1),
+    # so there is nothing to switch on.
+    return None
+
+
+def listen_queue(id=0):
+    try:
+        fd = sockets[int(id)]
+    except (IndexError, ValueError):
+        raise ValueError("unable to find socket %s" % (id,))
+    return _gosgi.listen_queue(fd)
+
+
+def sendfile(what, chunk=0, pos=0, filesize=0):
+    """Sends a file (path, file object or descriptor) as the running
+    request's body at once, with sendfile(); True when it went out, None
+    when the file cannot be opened. chunk is accepted for compatibility:
+    the kernel picks the sizes."""
+    _running()
+    fd, opened = what, False
+    if isinstance(what, (str, bytes)):
+        try:
+            fd, opened = os.open(what, os.O_RDONLY), True
+        except OSError as e:
+            _loader.log("uwsgi.sendfile(): %s" % e)
+            return None
+    elif not isinstance(what, int):
+        fd = what.fileno()
+    try:
+        return True if _gosgi.sendfile(fd, int(pos), int(filesize) or -1) else None
+    finally:
+        if opened:
+            os.close(fd)
+
+
+def offload(filename, size=0):
+    """uWSGI hands the transfer to an offload thread; gosgi sends the file
+    at once with sendfile() (the worker core waits without the GIL)."""
+    sendfile(filename, 0, 0, size)
+    return b""
+
+
+def cl():
+    """CONTENT_LENGTH of the running request as an int."""
+    try:
+        return int(_running()[2].get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def disconnect():
+    """Closes the client connection now; the app goes on without it."""
+    _gosgi.disconnect()
+    return None
+
+
+def parsefile(path):
+    """The variables of a file holding a uwsgi packet (a spool file, say)."""
+    with open(path, "rb") as f:
+        pairs, _ = _decode_packet(f.read(), None)
+    return dict(pairs)
+
+
+def extract(location):
+    """The content of a file (a path or file:// URL)."""
+    if isinstance(location, bytes):
+        location = location.decode()
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    elif "://" in location:
+        raise ValueError("unable to extract %s: only files are supported by gosgi" % location)
+    with open(location, "rb") as f:
+        return f.read()
+
+
+def embedded_data(name):
+    # gosgi's binary embeds no user data: every lookup fails as uWSGI's
+    # does for a missing symbol.
+    raise ValueError("unable to find symbol %s" % name)
+
+
+# Legions are not provided (docs/compat.md): answer as a node of none.
+def i_am_the_lord(name):
+    return False
+
+
+def lord_scroll(name):
+    return None
+
+
+def scrolls(name):
+    return None
+
+
+def connect(address, timeout=0):
+    """A connected socket's descriptor: host:port or a unix socket path."""
+    if isinstance(address, bytes):
+        address = address.decode()
+    host, sep, port = address.rpartition(":")
+    if sep and port.isdigit() and "/" not in address:
+        s = _socket.create_connection((host or "127.0.0.1", int(port)), timeout or None)
+    else:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        if timeout:
+            s.settimeout(timeout)
+        s.connect(address)
+    s.setblocking(True)
+    return s.detach()
+
+
+def is_connected(fd):
+    try:
+        with _socket.socket(fileno=os.dup(fd)) as s:
+            s.getpeername()
+        return True
+    except OSError:
+        return False
+
+
+def send(fd, data=None):
+    if data is None:  # send(data) writes to the running request's client
+        fd, data = connection_fd(), fd
+    if isinstance(data, str):
+        data = data.encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    return True
+
+
+def recv(fd, size=4096):
+    data = os.read(fd, size)
+    return data or None
+
+
+def close(fd):
+    os.close(fd)
+    return None
+
+
+_WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_ws_ping_freq = _opt_int("websockets-ping-freq", 30)
+_ws_pong_tolerance = _opt_int("websockets-pong-tolerance", 3)
+_ws_max_size = _opt_int("websockets-max-size", 1024) * 1024
+
+
+class _WebSocket:
+    """One websocket session: the running request after its handshake."""
+
+    def __init__(self, fd, environ):
+        self.fd = fd
+        # how uWSGI's websocket log lines name the request
+        self.who = '"%s %s" (%s)' % (environ.get("REQUEST_METHOD", ""), environ.get("REQUEST_URI", ""),
+                                     environ.get("REMOTE_ADDR", ""))
+        self.buf = bytearray()
+        self.parts = []  # payloads of a fragmented message
+        self.started = _time.monotonic()
+        self.last_ping = 0.0  # never pinged yet
+        self.last_pong = 0.0
+
+    def send(self, opcode, payload):
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        payload = bytes(payload)
+        n = len(payload)
+        if n < 126:
+            head = _struct.pack("!BB", 0x80 | opcode, n)
+        elif n <= 0xFFFF:
+            head = _struct.pack("!BBH", 0x80 | opcode, 126, n)
+        else:
+            head = _struct.pack("!BBQ", 0x80 | opcode, 127, n)
+        try:
+            _gosgi.raw_write(head + payload)
+        except OSError:
+            raise OSError("unable to send websocket message")
+
+    def frame(self):
+        """(opcode, fin, payload) of the next whole frame in buf, or None."""
+        b = self.buf
+        if len(b) < 2:
+            return None
+        fin, opcode, masked, n = b[0] & 0x80, b[0] & 0x0F, b[1] & 0x80, b[1] & 0x7F
+        pos = 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            n = _struct.unpack_from("!H", b, 2)[0]
+            pos = 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            n = _struct.unpack_from("!Q", b, 2)[0]
+            pos = 10
+        if n > _ws_max_size:
+            _loader.log("[uwsgi-websocket] %s message too big (%d > %d)" % (self.who, n, _ws_max_size))
+            raise OSError("unable to receive websocket message")
+        mask = b""
+        if masked:
+            mask = bytes(b[pos:pos + 4])
+            pos += 4
+        if len(b) < pos + n:
+            return None
+        payload = bytes(b[pos:pos + n])
+        del b[:pos + n]
+        if mask:
+            # XOR with the repeated 4-byte mask, done on big integers.
+            m = (mask * (n // 4 + 1))[:n]
+            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
+        return opcode, bool(fin), payload
+
+    def message(self):
+        """The next complete text/binary message from buf, or None."""
+        while True:
+            f = self.frame()
+            if f is None:
+                return None
+            opcode, fin, payload = f
+            if opcode == 0x9:  # ping
+                self.send(0xA, payload)
+            elif opcode == 0xA:  # pong
+                self.last_pong = _time.monotonic()
+            elif opcode == 0x8:  # close: answer it, the session is over
+                try:
+                    self.send(0x8, b"")
+                except OSError:
+                    pass
+                raise OSError("unable to receive websocket message")
+            elif opcode in (0x0, 0x1, 0x2):
+                self.parts.append(payload)
+                if sum(len(p) for p in self.parts) > _ws_max_size:
+                    raise OSError("unable to receive websocket message")
+                if fin:
+                    msg = b"".join(self.parts)
+                    self.parts = []
+                    return msg
+            else:
+                raise OSError("unable to receive websocket message")
+
+    def keepalive(self, now):
+        """Pings the peer when websockets-ping-freq seconds passed since
+        the last ping (at once the first time, as uWSGI does) and gives up
+        when a ping went unanswered for websockets-pong-tolerance seconds."""
+        if self.last_ping and self.last_pong < self.last_ping:
+            if now - self.last_ping > _ws_pong_tolerance:
+                _loader.log("[uwsgi-websocket] %s no PONG received in %d seconds !!!" % (self.who, _ws_pong_tolerance))
+                raise OSError("unable to receive websocket message")
+            return
+        if now - self.last_ping >= _ws_ping_freq:
+            self.send(0x9, b"")
+            self.last_ping = now
+
+    def read(self, timeout):
+        """Reads what the socket has within timeout seconds; False when it
+        had nothing."""
+        poller = _select.poll()
+        poller.register(self.fd, _select.POLLIN)
+        if not poller.poll(max(0, int(timeout * 1000))):
+            return False
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return False
+        except OSError:
+            raise OSError("unable to receive websocket message")
+        if not data:
+            raise OSError("unable to receive websocket message")
+        self.buf += data
+        return True
+
+    def recv(self, block):
+        while True:
+            msg = self.message()
+            if msg is not None:
+                return msg
+            if not block:
+                self.keepalive(_time.monotonic())
+                if not self.read(0):
+                    return b""
+                continue
+            base = self.last_ping or self.started
+            if self.last_ping and self.last_pong < self.last_ping:
+                wait = self.last_ping + _ws_pong_tolerance - _time.monotonic()
+            else:
+                wait = base + _ws_ping_freq - _time.monotonic()
+            if not self.read(max(wait, 0.001)):
+                self.keepalive(_time.monotonic())
+
+
+_websockets = {}  # core id -> ((connection fd, request id), session)
+
+
+def _websocket():
+    core, fd = _running()[:2]
+    ws = _websockets.get(core)
+    if ws is None or ws[0] != (fd, request_id()):
+        raise OSError("websocket handshake not done for this request")
+    return ws[1]
+
+
+def websocket_handshake(key=None, origin=None, proto=None):
+    """Answers the running request with 101 and starts a websocket session."""
+    import base64
+    import hashlib
+
+    core, fd, environ = _running()[:3]
+    if key is None:
+        key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "")
+    if isinstance(key, str):
+        key = key.encode("latin-1")
+    if not key:
+        raise OSError("you need to pass a valid websocket key")
+    if isinstance(origin, bytes):
+        origin = origin.decode("latin-1")
+    if isinstance(proto, bytes):
+        proto = proto.decode("latin-1")
+    accept = base64.b64encode(hashlib.sha1(key + _WS_MAGIC).digest()).decode()
+    headers = [("Upgrade", "WebSocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Origin", origin or "*")]
+    if proto:
+        headers.append(("Sec-WebSocket-Protocol", proto))
+    headers.append(("Sec-WebSocket-Accept", accept))
+    head = "HTTP/1.1 101 Web Socket Protocol Handshake\r\n"
+    head += "".join("%s: %s\r\n" % h for h in headers) + "\r\n"
+    try:
+        _gosgi.raw_head(head.encode("latin-1"), 101, len(headers))
+    except OSError:
+        raise OSError("unable to complete websocket handshake")
+    _websockets[core] = ((fd, request_id()), _WebSocket(fd, environ))
+    return None
+
+
+def websocket_recv(*request_context):
+    return _websocket().recv(True)
+
+
+def websocket_recv_nb(*request_context):
+    return _websocket().recv(False)
+
+
+def websocket_send(message, *request_context):
+    _websocket().send(0x1, message)
+    return None
+
+
+def websocket_send_binary(message, *request_context):
+    _websocket().send(0x2, message)
+    return None
 
 
 # ------------------------------------------------------------ life cycle

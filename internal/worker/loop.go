@@ -509,7 +509,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	if app >= 0 {
 		appReq = w.appCounts[app].Add(1)
 	}
-	if w.cfg.DisableLogging && !l.logAnyway(res, d) {
+	if w.cfg.DisableLogging && !res.ForceLog && !l.logAnyway(res, d) {
 		return
 	}
 	r := &l.req
