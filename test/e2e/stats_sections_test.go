@@ -161,7 +161,11 @@ func TestStatsCachesSpoolersCrons(t *testing.T) {
 		snap := func(name string, raw []byte) {
 			steps = append(steps, map[string]any{"step": name, "stats": statsSections(t, raw, dir)})
 		}
-		snap("start", readStatsRaw(t, stats))
+		// gosgi starts the spooler just after the first worker, uWSGI just
+		// before: wait for it either way.
+		snap("start", waitStats(t, stats, "the spooler's pid", func(raw []byte) bool {
+			return statsNumber(t, raw, "spoolers", "pid") > 0
+		}))
 		for _, path := range []string{"/cache/get", "/cache/set", "/cache/get", "/cache/fill"} {
 			if r := Do(t, e.Addr("http"), Get(path)); !strings.HasPrefix(r.StatusLine, "HTTP/1.1 200") {
 				t.Fatalf("%s: %q", path, r.Raw)
@@ -193,8 +197,11 @@ func TestStatsCachesSpoolersCrons(t *testing.T) {
 		if err := syscall.Kill(int(pid), syscall.SIGKILL); err != nil {
 			t.Fatalf("kill spooler %d: %v", pid, err)
 		}
+		// The master counts the respawn when it forks; the new spooler then
+		// starts its task count again, in both servers.
 		snap("spooler respawned", waitStats(t, stats, "a respawned spooler", func(raw []byte) bool {
-			return statsNumber(t, raw, "spoolers", "respawns") == 1 && statsNumber(t, raw, "spoolers", "pid") != pid
+			return statsNumber(t, raw, "spoolers", "respawns") == 1 && statsNumber(t, raw, "spoolers", "pid") != pid &&
+				statsNumber(t, raw, "spoolers", "tasks") == 0
 		}))
 		return steps
 	})
