@@ -60,7 +60,16 @@ func needsLogRouter(cfg *config.Config) bool {
 // and starts reading it. Loggers that cannot be opened are returned as
 // warnings: their lines go to the default output.
 func (m *Master) startLogRouter() ([]error, error) {
-	lr := &logRouter{done: make(chan struct{})}
+	// The rules first: a bad one is reported on the untouched stderr.
+	cfg := m.cfg
+	router, warnings, err := logsink.NewRouter(nil, logsink.RouterConfig{
+		Loggers: cfg.List("logger"), Routes: cfg.List("log-route"), Drains: cfg.List("log-drain"),
+		Filters: cfg.List("log-filter"), Encoders: cfg.List("log-encoder"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	lr := &logRouter{done: make(chan struct{}), router: router}
 	fds, inherited := inheritedLogPipe()
 	os.Unsetenv(envLogPipe) // for this image only, not for what it starts
 	if inherited && m.reloads > 0 {
@@ -92,15 +101,7 @@ func (m *Master) startLogRouter() ([]error, error) {
 	}
 	lr.r = os.NewFile(uintptr(lr.rfd), "log-pipe")
 	lr.def = os.NewFile(uintptr(lr.defFD), "log-default")
-	cfg := m.cfg
-	router, warnings, err := logsink.NewRouter(lr.def, logsink.RouterConfig{
-		Loggers: cfg.List("logger"), Routes: cfg.List("log-route"), Drains: cfg.List("log-drain"),
-		Filters: cfg.List("log-filter"), Encoders: cfg.List("log-encoder"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	lr.router = router
+	router.Default = lr.def
 	m.logRouter = lr
 	go lr.run()
 	return warnings, nil
@@ -128,6 +129,9 @@ func sameFile(a, b int) bool {
 	return unix.Fstat(a, &sa) == nil && unix.Fstat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
+// maxLogLine bounds what is held while waiting for a line's newline.
+const maxLogLine = 1 << 20
+
 // run hands every complete line to the router until the pipe is closed or
 // stop gives the read a deadline; a partial line is handled last.
 func (lr *logRouter) run() {
@@ -144,6 +148,10 @@ func (lr *logRouter) run() {
 			}
 			lr.line(pending[:i+1])
 			pending = pending[i+1:]
+		}
+		if len(pending) > maxLogLine { // a line without end must not grow forever
+			lr.line(pending)
+			pending = nil
 		}
 		if err != nil {
 			if len(pending) > 0 {
