@@ -142,3 +142,33 @@ func TestLogto2OpenedAfterPrivilegeDrop(t *testing.T) {
 		t.Errorf("request line in the first log too:\n%s", srv.Log())
 	}
 }
+
+// TestLogRouterBadRules: a rule the router cannot use stops the start with
+// a message naming the option and value, on the terminal's stderr.
+func TestLogRouterBadRules(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--logger", "x stdio", "--log-route", "x ("}, `log-route "x \(": error parsing regexp`},
+		{[]string{"--log-drain", `^((?!health).)*$`}, `log-drain "\^\(\(\?!health\)\.\)\*\$": error parsing regexp: invalid or unsupported Perl syntax`},
+		{[]string{"--log-route", "nobody x"}, `log-route "nobody x": no logger named "nobody"`},
+		{[]string{"--log-encoder", "gzip"}, `log encoder "gzip": compressed log lines are not provided by gosgi`},
+	}
+	for _, c := range cases {
+		t.Run(c.args[len(c.args)-1], func(t *testing.T) {
+			e := gosgiEnvNoStart(t)
+			srv := Start(t, "gosgi", e.Impl.Bin, Args(helloArgs(c.args...), e.Vars), StartOptions{Ready: "-"})
+			if code := srv.Wait(t, StartTimeout); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			srv.WaitLog(t, c.want, StartTimeout)
+		})
+	}
+}
+
+func gosgiEnvNoStart(t *testing.T) *Env {
+	t.Helper()
+	RequireTools(t)
+	return NewEnv(t, Impl{Name: "gosgi", Bin: GosgiBin(t)}, Setup{NoStart: true})
+}
