@@ -135,14 +135,19 @@ type Worker struct {
 	LogDate           *string  `json:"log_date"`
 	LogFormat         string   `json:"log_format,omitempty"`
 	LogFormatStrftime bool     `json:"log_format_strftime,omitempty"`
+	LogJSON           bool     `json:"log_json,omitempty"` // log-json: request lines as JSON objects
 	MemoryReport      bool     `json:"memory_report,omitempty"`
 	// Static files served by Go (static-map, check-static, ...), nil when
 	// none is configured; routing rules in configuration order.
 	Static *static.Options `json:"static,omitempty"`
 	// AddHeaders are added to every app response (add-header).
 	AddHeaders []string `json:"add_headers,omitempty"`
-	// ReqLogger receives the request lines instead of the log (req-logger).
-	ReqLogger string `json:"req_logger,omitempty"`
+	// ReqLoggers receive the request lines instead of the log (req-logger,
+	// "[NAME ]TARGET"), chosen by ReqRoutes (log-req-route) and encoded by
+	// ReqEncoders (log-req-encoder), as the log router does (LG-25).
+	ReqLoggers  []string `json:"req_loggers,omitempty"`
+	ReqRoutes   []string `json:"req_routes,omitempty"`
+	ReqEncoders []string `json:"req_encoders,omitempty"`
 	// With disable-logging, requests that match one of these are still
 	// logged (log-4xx, log-5xx, log-slow ms, log-big bytes, log-zero,
 	// log-ioerror).

@@ -3,9 +3,10 @@
 // optional log-date prefix (LG-22), using the C strftime subset that uWSGI
 // configs use.
 //
-// Request lines are built by appending to a caller-owned buffer so the hot
-// path does not allocate; writing them is the caller's job (one write per
-// line). The package deliberately does not route, filter, rotate or encode
-// logs (log-route, log-encoder, log-maxsize), nor implement logformat: those
-// sit on top of it.
+// Request lines (the default one, logformat, gosgi's log-json) are built by
+// appending to a caller-owned buffer so the hot path does not allocate;
+// writing them is the caller's job (one write per line). The encoders of
+// log-encoder/log-req-encoder are here too; choosing where a line goes
+// (log-route, log-drain, log-filter, loggers) is internal/logsink's job and
+// rotation (log-maxsize) the master's.
 package logging

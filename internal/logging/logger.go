@@ -40,7 +40,7 @@ func (l *Logger) Verbosef(format string, args ...any) {
 	l.output(true, format, args)
 }
 
-// Write writes p as is (Python output, tracebacks: LG-26), in one call.
+// Write writes p as is (Python output, tracebacks: LG-25), in one call.
 func (l *Logger) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -19,6 +19,8 @@ type auxProc struct {
 	id   int    // 1-based, per kind
 	dir  string // spooler directory
 	pid  int
+	// respawns counts the spawns after the first (stats "respawns", ST-15).
+	respawns int64
 }
 
 // auxSpecs lists the mule scripts ("" for a message-loop mule) and the
@@ -52,6 +54,9 @@ func (m *Master) spawnAux(a *auxProc, respawn bool) error {
 		return fmt.Errorf("spawn %s %d: %w", a.kind, a.id, err)
 	}
 	a.pid = pid
+	if respawn {
+		a.respawns++
+	}
 	if a.kind == "spooler" {
 		dir := a.dir
 		if abs, err := filepath.Abs(dir); err == nil {

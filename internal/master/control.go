@@ -148,9 +148,13 @@ func (m *Master) reopenLogs() {
 		m.log.Printf("reopen %s: %v", target, err)
 		return
 	}
-	unix.Dup2(int(f.Fd()), 1)
-	unix.Dup2(int(f.Fd()), 2)
-	f.Close()
+	if m.logRouter != nil { // fds 1 and 2 are the router's pipe
+		m.logRouter.setDefault(f)
+	} else {
+		unix.Dup2(int(f.Fd()), 1)
+		unix.Dup2(int(f.Fd()), 2)
+		f.Close()
+	}
 	m.log.Printf("log file %s reopened at %s", target, time.Now().Format(time.RFC3339))
 }
 

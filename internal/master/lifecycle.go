@@ -413,6 +413,10 @@ func (m *Master) reload(graceful bool) (int, error) {
 		sockets.EnvSockets:  sockets.Encode(m.listeners),
 		"GOSGI_OLD_WORKERS": strings.Join(old, ","),
 	})
+	if m.logRouter != nil {
+		kv := m.logRouter.keepForExec()
+		env = withEnv(env, map[string]string{kv[0]: kv[1]})
+	}
 	if m.stopArrived() {
 		return m.shutdown(), nil
 	}

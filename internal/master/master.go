@@ -86,6 +86,7 @@ type Master struct {
 	shared        []*sockets.Listener        // shared-socket entries, by number
 	mounts        []string                   // apps' mountpoints, for stats
 	queue         stats.QueueMonitor
+	logRouter     *logRouter // log-route, log-encoder...: nil when lines go straight out
 	statsServer   *stats.Server
 }
 
@@ -121,6 +122,9 @@ func Run(cfg *config.Config, args []string) int {
 		} else {
 			fmt.Fprintln(os.Stderr, err)
 		}
+	}
+	if m.logRouter != nil {
+		m.logRouter.stop() // the last lines, goodbye included
 	}
 	return code
 }
@@ -208,6 +212,7 @@ func (m *Master) run() (int, error) {
 			return 1, err
 		}
 	}
+	m.openLogto2()
 	for _, kv := range cfg.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
@@ -465,9 +470,17 @@ func (m *Master) setupLogging() error {
 		unix.Dup2(int(f.Fd()), 2)
 		f.Close()
 	}
-	// logger (LG-24): the first one takes the instance's log; req-logger
-	// goes to the workers (request lines only).
-	if loggers := cfg.List("logger"); len(loggers) > 0 && m.reloads == 0 {
+	// logger (LG-24): a single one takes the instance's log; routes,
+	// encoders, filters or several loggers need the log router (LG-25).
+	// req-logger goes to the workers (request lines only).
+	var routerWarnings []error
+	if needsLogRouter(cfg) || (m.reloads > 0 && os.Getenv(envLogPipe) != "") {
+		w, err := m.startLogRouter()
+		if err != nil {
+			return err
+		}
+		routerWarnings = w
+	} else if loggers := cfg.List("logger"); len(loggers) > 0 && m.reloads == 0 {
 		if err := m.attachLogger(loggers[0]); err != nil {
 			return err
 		}
@@ -480,6 +493,9 @@ func (m *Master) setupLogging() error {
 		}
 	}
 	m.log = logging.NewLogger(os.Stderr, dateFmt, dated)
+	for _, w := range routerWarnings {
+		m.log.Printf("%v", w)
+	}
 	return nil
 }
 
@@ -652,9 +668,12 @@ func (m *Master) bootSpec() boot.Spec {
 		LogDate:           s.LogDate,
 		LogFormat:         cfg.String("logformat"),
 		LogFormatStrftime: cfg.Bool("logformat-strftime"),
+		LogJSON:           cfg.Bool("log-json"),
 		MemoryReport:      cfg.Bool("memory-report"),
 		AddHeaders:        cfg.List("add-header"),
-		ReqLogger:         cfg.String("req-logger"),
+		ReqLoggers:        cfg.List("req-logger"),
+		ReqRoutes:         cfg.List("log-req-route"),
+		ReqEncoders:       cfg.List("log-req-encoder"),
 		Log4xx:            cfg.Bool("log-4xx"),
 		Log5xx:            cfg.Bool("log-5xx"),
 		LogZero:           cfg.Bool("log-zero"),

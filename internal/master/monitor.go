@@ -21,10 +21,13 @@ func (m *Master) startMonitoring(ctx context.Context) error {
 			Log:       m.log.Printf,
 		})
 		if err != nil {
-			return err
+			// Monitoring that cannot start must not stop the app: say so
+			// and serve without it (uWSGI exits, or removes a file in the way).
+			m.log.Printf("%v: the stats server is off", err)
+		} else {
+			m.statsServer = srv
+			go srv.Serve(ctx, m.snapshot)
 		}
-		m.statsServer = srv
-		go srv.Serve(ctx, m.snapshot)
 	}
 	if addr := m.cfg.String("metrics-http"); addr != "" {
 		go func() {
@@ -55,5 +58,6 @@ func (m *Master) snapshot() *stats.Snapshot {
 	for _, d := range m.daemons { // ST-8
 		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.pid, Respawns: d.respawns})
 	}
+	m.fillCachesSpoolersCrons(s)
 	return s
 }

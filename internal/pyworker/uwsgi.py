@@ -758,13 +758,29 @@ def _timer_loop():
                 for i, st in list(state.items()):
                     if st[0][0] == _T_CRON and _cron_match(st[0][4:], tm):
                         _raise_quietly(st[0][1])
-                for cron, command in crons:
+                for index, (cron, command) in enumerate(crons):
                     if _cron_match(cron, tm):
                         p = subprocess.Popen(["/bin/sh", "-c", command])
                         _loader.log('[uwsgi-cron] running "%s" (pid %d)' % (command, p.pid))
-                        _threading.Thread(target=p.wait, daemon=True).start()
+                        _cron_started(index, p)
             last_minute = minute
         _time.sleep(0.25)
+
+
+def _cron_started(index, proc):
+    """Show the running command in the stats (ST-15) until it exits."""
+    pid_off, at_off = _counter_off("cron", index, "Pid"), _counter_off("cron", index, "StartedAt")
+    _counter_set(pid_off, proc.pid)
+    _counter_set(at_off, int(_time.time()))
+
+    def wait():
+        proc.wait()
+        # An overlapping later run of the same entry keeps its own numbers.
+        if _counters is not None and pid_off is not None and _struct.unpack_from("q", _counters, pid_off)[0] == proc.pid:
+            _counter_set(pid_off, 0)
+            _counter_set(at_off, 0)
+
+    _threading.Thread(target=wait, daemon=True).start()
 
 
 def _raise_quietly(num):
@@ -772,6 +788,59 @@ def _raise_quietly(num):
         signal(num)
     except ValueError as e:
         _loader.log("unable to raise signal %d: %s" % (num, e))
+
+
+# ------------------------------------------------------- stats counters
+# ST-9, ST-15: the numbers of caches and spoolers that the master's stats
+# server shows live in a region of the scoreboard. This zygote maps it
+# before any fork, so every child writes the same pages; the master reads
+# them. Native "q" at 8-byte aligned offsets is one whole store.
+
+
+def _map_counters():
+    L = _board_layout
+    size = L.get("extras_size") or 0
+    fd = (_spec.get("worker") or {}).get("scoreboard_fd")
+    if size and fd:
+        try:
+            mem = _mmap.mmap(fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ | _mmap.PROT_WRITE,
+                             offset=L["extras_offset"])
+            mem[:] = bytes(size)  # a reload starts the counts again
+            return mem
+        except (OSError, ValueError) as e:
+            _loader.log("cache and spooler counters are not shared, stats will show 0: %s" % e)
+    return None
+
+
+_counters = _map_counters()
+
+
+def _counter_off(kind, index, field):
+    """Offset of a counter in _counters, or None when it is not kept."""
+    L = _board_layout
+    if _counters is None:
+        return None
+    if kind == "cache":
+        if index >= L["max_caches"]:
+            return None
+        return index * L["cache_size"] + L["cache_" + field]
+    if kind == "cron":
+        if index >= L["max_crons"]:
+            return None
+        return L["crons"] + index * L["cron_size"] + L["cron_" + field]
+    if not 1 <= index <= L["max_spoolers"]:
+        return None
+    return L["spoolers"] + index * L["spooler_size"] + L["spooler_" + field]
+
+
+def _counter_set(off, value):
+    if off is not None:
+        _struct.pack_into("q", _counters, off, value)
+
+
+def _counter_add(off, delta=1):
+    if off is not None:
+        _struct.pack_into("q", _counters, off, _struct.unpack_from("q", _counters, off)[0] + delta)
 
 
 # ----------------------------------------------------------------- cache
@@ -786,10 +855,13 @@ _SLOT_HDR_SIZE = _struct.calcsize(_SLOT_HDR)
 
 
 class _Cache:
-    def __init__(self, name, items, blocksize, keysize, index):
+    def __init__(self, name, items, blocksize, keysize, index, lastmod=False):
         if items <= 0:
             raise ValueError("cache %s: items must be positive" % name)
         self.name, self.items, self.blocksize, self.keysize = name, items, blocksize, keysize
+        self.lastmod = lastmod  # cache2 lastmod=1: stats show the time of the last change
+        self.ctr = {f: _counter_off("cache", index, f)
+                    for f in ("Items", "Hits", "Miss", "Full", "LastModifiedAt")}
         self.slot = _SLOT_HDR_SIZE + keysize + blocksize
         self.mem = _mmap.mmap(-1, 8 + items * self.slot)
         self.lock = _Lock(_CACHE_LOCK_BASE + index)
@@ -808,7 +880,12 @@ class _Cache:
         n = _struct.unpack_from("<q", self.mem, 0)[0] + delta
         if delta:
             _struct.pack_into("<q", self.mem, 0, n)
+            _counter_set(self.ctr["Items"], n)
         return n
+
+    def _modified(self):
+        if self.lastmod:
+            _counter_set(self.ctr["LastModifiedAt"], int(_time.time()))
 
     def _find(self, key, now):
         """(slot of key or None, first free slot or None)."""
@@ -834,9 +911,13 @@ class _Cache:
                 return i, free
         return None, free
 
-    def get(self, key):
+    def get(self, key, count=False):
+        """The value of key or None; count: a lookup uWSGI counts in hits/miss
+        (cache_get; not cache_exists nor the math functions)."""
         with self.lock:
             i, _ = self._find(key, int(_time.time()))
+            if count:
+                _counter_add(self.ctr["Miss" if i is None else "Hits"])
             if i is None:
                 return None
             off = self._off(i)
@@ -860,6 +941,7 @@ class _Cache:
             if i is None:
                 if free is None or self._used() >= self.items - 1:
                     _loader.log('*** DANGER cache "%s" is FULL !!! ***' % self.name)
+                    _counter_add(self.ctr["Full"])
                     return None
                 i = free
                 self._used(1)
@@ -869,6 +951,7 @@ class _Cache:
             self.mem[off + _SLOT_HDR_SIZE:off + _SLOT_HDR_SIZE + len(key)] = key
             base = off + _SLOT_HDR_SIZE + self.keysize
             self.mem[base:base + len(value)] = value
+            self._modified()
             return True
 
     def delete(self, key):
@@ -878,6 +961,7 @@ class _Cache:
                 return None
             self.mem[self._off(i)] = 2
             self._used(-1)
+            self._modified()
             return True
 
     def clear(self):
@@ -885,6 +969,8 @@ class _Cache:
             for i in range(self.items):
                 self.mem[self._off(i)] = 0
             _struct.pack_into("<q", self.mem, 0, 0)
+            _counter_set(self.ctr["Items"], 0)
+            self._modified()
         return True
 
     def keys(self):
@@ -939,7 +1025,8 @@ def _build_caches():
         if not name:
             raise ValueError("cache2 %r: you have to specify a cache name" % text)
         caches.append(_Cache(name, int(kv.get("items") or kv.get("maxitems") or 0),
-                             _size(kv.get("blocksize"), 65536), int(kv.get("keysize") or 2048), len(caches)))
+                             _size(kv.get("blocksize"), 65536), int(kv.get("keysize") or 2048), len(caches),
+                             kv.get("lastmod", "0") not in ("", "0")))
     return caches
 
 
@@ -973,7 +1060,7 @@ def _b(v, what="value"):
 
 def cache_get(key, cache=None):
     c = _cache(cache)
-    return None if c is None else c.get(_b(key, "key"))
+    return None if c is None else c.get(_b(key, "key"), count=True)
 
 
 def cache_exists(key, cache=None):
@@ -1446,6 +1533,7 @@ def _manage_task(directory, path):
         if harakiri:
             set_user_harakiri(harakiri)
         try:
+            _counter_set(_counter_off("spooler", _spooler_id, "Running"), 1)
             ret = fn(env)
         except BaseException:
             _traceback.print_exc()
@@ -1456,6 +1544,8 @@ def _manage_task(directory, path):
             if chdir:
                 os.chdir(directory)
             _counts["tasks"] += 1
+            _counter_set(_counter_off("spooler", _spooler_id, "Running"), 0)
+            _counter_set(_counter_off("spooler", _spooler_id, "Tasks"), _counts["tasks"])
         if not isinstance(ret, int) or isinstance(ret, bool):
             return  # like SPOOL_RETRY
         if ret == SPOOL_OK:
@@ -1474,6 +1564,9 @@ def _manage_task(directory, path):
 def _run_spooler(sid):
     directory = _spooler_dirs[sid - 1]
     _struct.pack_into("<q", _state, _PIDS_OFF + 8 * sid, os.getpid())
+    # A respawned spooler counts its tasks from 0, as uWSGI's does.
+    _counter_set(_counter_off("spooler", sid, "Tasks"), 0)
+    _counter_set(_counter_off("spooler", sid, "Running"), 0)
     try:
         os.chdir(directory)
     except OSError as e:

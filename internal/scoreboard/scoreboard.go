@@ -94,8 +94,55 @@ type Board struct {
 	Header *Header
 }
 
+// Caches and spoolers are Python objects of the zygote's children; their
+// counters (ST-9, ST-15) live in a region after the worker slots that the
+// Python side maps on its own, so the region starts on a page boundary.
+const (
+	MaxCaches   = 64
+	MaxSpoolers = 64 // spooler processes, ids 1..MaxSpoolers
+	MaxCrons    = 64
+	pageSize    = 4096
+)
+
+// CacheCounters are one cache's numbers, written by whichever process uses
+// the cache, under that cache's lock.
+type CacheCounters struct {
+	Items          atomic.Int64
+	Hits           atomic.Int64 // cache_get found the key
+	Miss           atomic.Int64 // cache_get did not
+	Full           atomic.Int64 // a set refused because the cache was full
+	LastModifiedAt atomic.Int64
+	_              [24]byte
+}
+
+// SpoolerCounters are one spooler process's numbers, written by it.
+type SpoolerCounters struct {
+	Tasks   atomic.Int64 // tasks run since this spooler process started
+	Running atomic.Int64 // 1 while a task runs
+	_       [48]byte
+}
+
+// CronCounters describe a `cron` command while it runs (0 otherwise),
+// written by the process that runs the crons.
+type CronCounters struct {
+	Pid       atomic.Int64
+	StartedAt atomic.Int64 // epoch seconds
+	_         [48]byte
+}
+
+// Extras is the region of cache and spooler counters, index = cache order
+// (legacy cache first, then cache2 entries) and spooler id.
+type Extras struct {
+	Caches   [MaxCaches]CacheCounters
+	Spoolers [MaxSpoolers + 1]SpoolerCounters
+	Crons    [MaxCrons]CronCounters // index = order of the valid cron options
+}
+
+// ExtrasOffset is where Extras starts: the first page after the slots.
+const ExtrasOffset = (int(unsafe.Sizeof(Header{})) + (MaxWorkers+1)*int(unsafe.Sizeof(Worker{})) + pageSize - 1) / pageSize * pageSize
+
 // Size is the byte size of a scoreboard.
-const Size = int(unsafe.Sizeof(Header{})) + (MaxWorkers+1)*int(unsafe.Sizeof(Worker{}))
+const Size = ExtrasOffset + int(unsafe.Sizeof(Extras{}))
 
 // Create makes a new anonymous shared scoreboard and returns its fd, to be
 // inherited by the processes that map it.
@@ -141,6 +188,26 @@ func Layout() map[string]int {
 		"cores":          int(unsafe.Offsetof(Worker{}.Cores)),
 		"core_size":      int(unsafe.Sizeof(Core{})),
 		"max_cores":      MaxCores,
+		"extras_offset":  ExtrasOffset,
+		"extras_size":    int(unsafe.Sizeof(Extras{})),
+		"cache_size":     int(unsafe.Sizeof(CacheCounters{})),
+		"max_caches":     MaxCaches,
+		"spoolers":       int(unsafe.Offsetof(Extras{}.Spoolers)),
+		"spooler_size":   int(unsafe.Sizeof(SpoolerCounters{})),
+		"max_spoolers":   MaxSpoolers,
+		"crons":          int(unsafe.Offsetof(Extras{}.Crons)),
+		"cron_size":      int(unsafe.Sizeof(CronCounters{})),
+		"max_crons":      MaxCrons,
+	}
+	prefixes := map[string]string{"CacheCounters": "cache_", "SpoolerCounters": "spooler_", "CronCounters": "cron_"}
+	for _, v := range []any{CacheCounters{}, SpoolerCounters{}, CronCounters{}} {
+		t := reflect.TypeOf(v)
+		prefix := prefixes[t.Name()]
+		for i := 0; i < t.NumField(); i++ {
+			if f := t.Field(i); f.Type == reflect.TypeOf(atomic.Int64{}) {
+				out[prefix+f.Name] = int(f.Offset)
+			}
+		}
 	}
 	t := reflect.TypeOf(Worker{})
 	for i := 0; i < t.NumField(); i++ {
@@ -159,4 +226,9 @@ func (b *Board) Worker(id int) *Worker {
 	}
 	off := int(unsafe.Sizeof(Header{})) + id*int(unsafe.Sizeof(Worker{}))
 	return (*Worker)(unsafe.Pointer(&b.mem[off]))
+}
+
+// Extras returns the cache and spooler counters.
+func (b *Board) Extras() *Extras {
+	return (*Extras)(unsafe.Pointer(&b.mem[ExtrasOffset]))
 }

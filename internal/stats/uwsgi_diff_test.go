@@ -54,6 +54,30 @@ func snapshotFromUWSGI(t *testing.T, doc []byte) *Snapshot {
 				ReqInfo                                               struct{ RequestStart int64 } `json:"req_info"`
 			}
 		}
+		Caches []struct {
+			Name, Hash              string
+			HashSize                int64 `json:"hashsize"`
+			KeySize                 int64 `json:"keysize"`
+			MaxItems                int64 `json:"max_items"`
+			Blocks                  int64
+			BlockSize               int64 `json:"blocksize"`
+			Items, Hits, Miss, Full int64
+			LastModifiedAt          int64 `json:"last_modified_at"`
+		}
+		Spoolers []struct {
+			Dir             string
+			Pid             int
+			Tasks, Respawns int64
+			Running         int
+		}
+		Crons []struct {
+			Minute, Hour, Day, Month, Week int
+			Command                        string
+			Unique                         int
+			Legion                         string
+			Pid                            int
+			StartedAt                      int64 `json:"started_at"`
+		}
 	}
 	// encoding/json matches keys case-insensitively but not across "_":
 	// drop the underscores of the keys first.
@@ -97,6 +121,19 @@ func snapshotFromUWSGI(t *testing.T, doc []byte) *Snapshot {
 		}
 		s.Workers = append(s.Workers, sw)
 	}
+	for _, c := range d.Caches {
+		s.Caches = append(s.Caches, Cache{Name: c.Name, Hash: c.Hash, HashSize: c.HashSize, KeySize: c.KeySize,
+			MaxItems: c.MaxItems, Blocks: c.Blocks, BlockSize: c.BlockSize, Items: c.Items, Hits: c.Hits,
+			Miss: c.Miss, Full: c.Full, LastModifiedAt: c.LastModifiedAt})
+	}
+	for _, sp := range d.Spoolers {
+		s.Spoolers = append(s.Spoolers, Spooler{Dir: sp.Dir, Pid: sp.Pid, Tasks: sp.Tasks, Respawns: sp.Respawns,
+			Running: sp.Running != 0})
+	}
+	for _, c := range d.Crons {
+		s.Crons = append(s.Crons, Cron{Minute: c.Minute, Hour: c.Hour, Day: c.Day, Month: c.Month, Week: c.Week,
+			Command: c.Command, Unique: c.Unique != 0, Legion: c.Legion, Pid: c.Pid, StartedAt: c.StartedAt})
+	}
 	return s
 }
 
@@ -117,12 +154,18 @@ func TestStatsMatchUWSGI(t *testing.T) {
 	}{
 		{"pretty", nil, Format{}, false},
 		{"minified http no-cores", []string{"--stats-minified", "--stats-http", "--stats-no-cores"}, Format{Minified: true, NoCores: true}, true},
+		// ST-8, ST-9, ST-15: cache and spooler locks, caches, spoolers, crons.
+		{"caches spoolers crons", []string{"--spooler", "{tmp}", "--cache2", "name=one,items=10", "--cache", "7",
+			"--cache2", "name=two,items=3,blocksize=1k,keysize=100", "--cron", "0 0 31 2 -1 true"}, Format{}, false},
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			httpAddr, statsAddr := realuwsgi.FreeAddr(t), realuwsgi.FreeAddr(t)
-			args := append([]string{"--plugin", "python3", "--master", "--processes", "2", "--threads", "2",
-				"--http-socket", httpAddr, "--stats", statsAddr, "--wsgi-file", app}, v.flags...)
+			args := []string{"--plugin", "python3", "--master", "--processes", "2", "--threads", "2",
+				"--http-socket", httpAddr, "--stats", statsAddr, "--wsgi-file", app}
+			for _, f := range v.flags {
+				args = append(args, strings.ReplaceAll(f, "{tmp}", t.TempDir()))
+			}
 			realuwsgi.Start(t, 2, args...)
 			deadline := time.Now().Add(15 * time.Second)
 			// One quick request, then one that keeps a core busy.

@@ -581,7 +581,9 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 		w.slot.VSZ.Store(vsz)
 		buf = logging.AppendMemoryReport(buf, vsz, rss)
 	}
-	if w.logFormat != nil {
+	if w.cfg.LogJSON {
+		buf = logging.AppendRequestJSON(buf, ln, w.id)
+	} else if w.logFormat != nil {
 		l.extra.Block, l.extra.RSS, l.extra.VSZ = block, rss, vsz
 		buf = w.logFormat.Append(buf, ln, &l.extra)
 	} else {
@@ -589,7 +591,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	}
 	l.logbuf = buf
 	if w.reqLog != nil {
-		w.reqLog.Write(buf)
+		w.reqLog.Line(buf)
 		return
 	}
 	unix.Write(2, buf)

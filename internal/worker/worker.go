@@ -13,7 +13,6 @@ package worker
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -59,8 +58,8 @@ type Worker struct {
 	routes     *route.Table
 	trust      *proto.TrustedProxies // trusted-proxy; nil trusts everyone
 	tlsServers []*tlsfront.Server
-	socks      []boot.Socket // the plain sockets the cores accept on
-	reqLog     io.Writer     // req-logger, nil: request lines go to the log (fd 2)
+	socks      []boot.Socket   // the plain sockets the cores accept on
+	reqLog     *logsink.Router // req-logger, nil: request lines go to the log (fd 2)
 	wake       chan struct{}
 	tlsStopped atomic.Bool // the TLS fronts answered their last request
 
@@ -138,13 +137,20 @@ func Run() int {
 	for i := range w.cores {
 		w.cores[i] = &coreState{}
 	}
-	if spec := w.cfg.ReqLogger; spec != "" {
-		rl, err := logsink.Open(spec)
-		if err != nil {
-			w.log.Printf("req-logger: %v", err)
-			return 1
+	if len(w.cfg.ReqLoggers) > 0 {
+		// A req-logger that cannot be opened (a permission after the
+		// privilege drop...) is reported and its lines go to the log: the
+		// worker serves anyway.
+		rl, warnings, err := logsink.NewRouter(fd2{}, logsink.RouterConfig{Loggers: w.cfg.ReqLoggers,
+			Routes: w.cfg.ReqRoutes, Encoders: w.cfg.ReqEncoders})
+		for _, e := range warnings {
+			w.log.Printf("req-logger: %v", e)
 		}
-		w.reqLog = rl
+		if err != nil {
+			w.log.Printf("req-logger: %v: request lines go to the log", err)
+		} else {
+			w.reqLog = rl
+		}
 	}
 	if w.socks, err = w.setupGoFronts(); err != nil {
 		w.log.Printf("worker %d: %v", w.id, err)
@@ -304,3 +310,8 @@ func (w *Worker) runCore(id int, ready chan<- error) {
 	l.run()
 	cs.tid.Store(0)
 }
+
+// fd2 writes to the log descriptor as the request loop does.
+type fd2 struct{}
+
+func (fd2) Write(p []byte) (int, error) { return unix.Write(2, p) }

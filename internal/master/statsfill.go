@@ -1,0 +1,56 @@
+package master
+
+import (
+	"path/filepath"
+
+	"github.com/gosgi/gosgi/internal/scoreboard"
+	"github.com/gosgi/gosgi/internal/stats"
+)
+
+// fillCachesSpoolersCrons adds the optional sections of the stats document
+// (ST-9, ST-15) and their locks (ST-8): the caches and crons as configured,
+// with the cache and spooler numbers the Python processes keep in the
+// scoreboard. Configuration errors are not logged here: the Python side
+// refuses the same entries when it starts, and says so.
+func (m *Master) fillCachesSpoolersCrons(s *stats.Snapshot) {
+	var extras *scoreboard.Extras
+	if m.board != nil {
+		extras = m.board.Extras()
+	}
+	caches, _ := stats.CachesFromConfig(m.cfg.List("cache"), m.cfg.List("cache-blocksize"), m.cfg.List("cache2"))
+	for i := range caches {
+		c := &caches[i]
+		if extras != nil && i < scoreboard.MaxCaches {
+			n := &extras.Caches[i]
+			c.Items, c.Hits, c.Miss = n.Items.Load(), n.Hits.Load(), n.Miss.Load()
+			c.Full, c.LastModifiedAt = n.Full.Load(), n.LastModifiedAt.Load()
+		}
+		s.Locks = append(s.Locks, stats.Lock{Name: "cache_" + c.Name})
+	}
+	s.Caches = caches
+	for _, a := range m.aux {
+		if a.kind != "spooler" {
+			continue
+		}
+		dir := a.dir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		sp := stats.Spooler{Dir: dir, Pid: a.pid, Respawns: a.respawns}
+		if extras != nil && a.id <= scoreboard.MaxSpoolers {
+			n := &extras.Spoolers[a.id]
+			sp.Tasks, sp.Running = n.Tasks.Load(), n.Running.Load() == 1
+		}
+		s.Spoolers = append(s.Spoolers, sp)
+		s.Locks = append(s.Locks, stats.Lock{Name: "spooler on " + dir})
+	}
+	s.Crons, _ = stats.CronsFromConfig(m.cfg.List("cron"))
+	for i := range s.Crons {
+		if extras == nil || i >= scoreboard.MaxCrons {
+			break
+		}
+		if pid := extras.Crons[i].Pid.Load(); pid > 0 { // -1 when not running
+			s.Crons[i].Pid, s.Crons[i].StartedAt = int(pid), extras.Crons[i].StartedAt.Load()
+		}
+	}
+}
