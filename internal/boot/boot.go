@@ -56,10 +56,23 @@ type Spec struct {
 	Spoolers         []string `json:"spoolers,omitempty"`
 	SpoolerImports   []string `json:"spooler_imports,omitempty"`
 	SpoolerFrequency int      `json:"spooler_frequency,omitempty"`
+	// Crons: the command crons (cron, unique-cron, cron2) in config order,
+	// which the stats index by the same position.
+	Crons []Cron `json:"crons,omitempty"`
 	// py-autoreload (PM-48): seconds between checks, 0 off; modules ignored.
 	PyAutoreload       int      `json:"py_autoreload,omitempty"`
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
 	Worker             Worker   `json:"worker"`
+}
+
+// Cron is a command cron: time fields (-1 any, -N every N), the shell
+// command, whether runs may not overlap, and the seconds a run may last
+// (0: no limit).
+type Cron struct {
+	Fields   [5]int `json:"fields"`
+	Command  string `json:"command"`
+	Unique   bool   `json:"unique,omitempty"`
+	Harakiri int    `json:"harakiri,omitempty"`
 }
 
 // Titles are the process titles of procname, procname-prefix(-spaced) and

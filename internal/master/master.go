@@ -575,6 +575,7 @@ func (m *Master) startPython() error {
 	}
 	m.log.Printf("your server socket listen backlog is limited to %d connections", cfg.Int("listen"))
 	m.log.Printf("your mercy for graceful operations on workers is %d seconds", cfg.Int("worker-reload-mercy"))
+	m.logCrons()
 	if pb, size := cfg.Int("post-buffering"), cfg.Int("post-buffering-bufsize"); pb > 0 && max(size, 8192) < pb {
 		// uWSGI raises its body buffer (8192 bytes by default) to post-buffering.
 		m.log.Printf("setting request body buffering size to %d bytes", pb)
@@ -621,6 +622,7 @@ func (m *Master) bootSpec() boot.Spec {
 		Board:      scoreboard.Layout(),
 		Titles:     m.titles(),
 
+		Crons:              m.bootCrons(),
 		PyAutoreload:       cfg.Int("py-autoreload"),
 		PyAutoreloadIgnore: cfg.List("py-auto-reload-ignore"),
 	}

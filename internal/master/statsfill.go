@@ -2,7 +2,9 @@ package master
 
 import (
 	"path/filepath"
+	"slices"
 
+	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/scoreboard"
 	"github.com/gosgi/gosgi/internal/stats"
 )
@@ -44,13 +46,56 @@ func (m *Master) fillCachesSpoolersCrons(s *stats.Snapshot) {
 		s.Spoolers = append(s.Spoolers, sp)
 		s.Locks = append(s.Locks, stats.Lock{Name: "spooler on " + dir})
 	}
-	s.Crons, _ = stats.CronsFromConfig(m.cfg.List("cron"))
+	s.Crons, _ = stats.CronsFromConfig(m.cronEntries())
 	for i := range s.Crons {
 		if extras == nil || i >= scoreboard.MaxCrons {
 			break
 		}
 		if pid := extras.Crons[i].Pid.Load(); pid > 0 { // -1 when not running
 			s.Crons[i].Pid, s.Crons[i].StartedAt = int(pid), extras.Crons[i].StartedAt.Load()
+		}
+	}
+}
+
+// cronEntries are the command cron options in config order, for
+// stats.CronsFromConfig.
+func (m *Master) cronEntries() [][2]string {
+	var out [][2]string
+	for _, e := range m.cfg.Entries() {
+		if slices.Contains(stats.CronOptions, e.Key) {
+			out = append(out, [2]string{e.Key, e.Value})
+		}
+	}
+	return out
+}
+
+// bootCrons returns the command crons for the boot bundle.
+func (m *Master) bootCrons() []boot.Cron {
+	crons, _ := stats.CronsFromConfig(m.cronEntries())
+	out := make([]boot.Cron, 0, len(crons))
+	for _, c := range crons {
+		if c.Legion != "" {
+			continue // runs only on a legion's lord: there are no legions
+		}
+		out = append(out, boot.Cron{
+			Fields:  [5]int{c.Minute, c.Hour, c.Day, c.Month, c.Week},
+			Command: c.Command, Unique: c.Unique, Harakiri: c.Harakiri,
+		})
+	}
+	return out
+}
+
+// logCrons logs each command cron as uWSGI registers it, or why it is
+// skipped.
+func (m *Master) logCrons() {
+	crons, errs := stats.CronsFromConfig(m.cronEntries())
+	for _, err := range errs {
+		m.log.Printf("unable to parse cron definition: %v", err)
+	}
+	for _, c := range crons {
+		m.log.Printf("[uwsgi-cron] command \"%s\" registered as cron task", c.Command)
+		if c.Legion != "" {
+			m.log.Printf("[uwsgi-cron] command \"%s\" runs only on the lord of legion %s: legions are not provided, it will not run", c.Command, c.Legion)
 		}
 	}
 }

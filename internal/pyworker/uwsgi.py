@@ -691,20 +691,10 @@ def _fstat_key(path):
 
 
 def _option_crons():
-    """`cron = MIN HOUR DAY MONTH WEEKDAY COMMAND` entries: run with /bin/sh."""
-    out = []
-    for line in _opt_values("cron"):
-        parts = line.split(None, 5)
-        if len(parts) < 6:
-            _loader.log("invalid cron syntax: %s" % line)
-            continue
-        try:
-            cron = _check_cron(tuple(int(p) for p in parts[:5]))
-        except ValueError as e:
-            _loader.log("invalid cron syntax: %s (%s)" % (line, e))
-            continue
-        out.append((cron, parts[5]))
-    return out
+    """The command crons (cron, unique-cron, cron2) as the master parsed
+    them: (fields, command, unique, harakiri seconds)."""
+    return [(tuple(c["fields"]), c["command"], c.get("unique", False), c.get("harakiri", 0))
+            for c in _spec.get("crons") or []]
 
 
 def _timer_loop():
@@ -712,6 +702,7 @@ def _timer_loop():
 
     state = {}  # slot -> (generation key, next fire / last stat / last minute, fired)
     crons = _option_crons()
+    running = {}  # cron index -> its running command
     last_minute = None
     while True:
         now = _time.monotonic()
@@ -758,23 +749,55 @@ def _timer_loop():
                 for i, st in list(state.items()):
                     if st[0][0] == _T_CRON and _cron_match(st[0][4:], tm):
                         _raise_quietly(st[0][1])
-                for index, (cron, command) in enumerate(crons):
-                    if _cron_match(cron, tm):
-                        p = subprocess.Popen(["/bin/sh", "-c", command])
-                        _loader.log('[uwsgi-cron] running "%s" (pid %d)' % (command, p.pid))
-                        _cron_started(index, p)
             last_minute = minute
+        _run_crons(crons, running, subprocess)
         _time.sleep(0.25)
 
 
-def _cron_started(index, proc):
-    """Show the running command in the stats (ST-15) until it exits."""
+def _run_crons(crons, running, subprocess):
+    """Starts the command crons that are due, as uWSGI's master does: when
+    the time fields match and the last start is a minute old (so a matching
+    entry runs at startup too), unless a unique one still runs; kills runs
+    older than their harakiri."""
+    now = _time.time()
+    tm = _time.localtime(now)
+    for index, (fields, command, unique, harakiri) in enumerate(crons):
+        proc = running.get(index)
+        if proc is not None and proc.poll() is not None:
+            running.pop(index)
+            proc = None
+        if proc is not None and harakiri and now - proc.started >= harakiri and not proc.killed:
+            _loader.log('*** HARAKIRI ON CRON "%s" (pid: %d) ***' % (command, proc.pid))
+            proc.killed = True
+            try:
+                os.killpg(proc.pid, _signal.SIGKILL)
+            except OSError:
+                pass
+        if (unique and proc is not None) or not _cron_match(fields, tm):
+            continue
+        last_off = _counter_off("cron", index, "LastRun")
+        if last_off is not None and now - _struct.unpack_from("q", _counters, last_off)[0] < 60:
+            continue
+        _counter_set(last_off, int(now))
+        # Its own session, so that harakiri kills the whole command.
+        p = subprocess.Popen(["/bin/sh", "-c", command], start_new_session=True)
+        p.started, p.killed = now, False
+        running[index] = p
+        _loader.log('[uwsgi-cron] running "%s" (pid %d)' % (command, p.pid))
+        _cron_started(index, p, command)
+
+
+def _cron_started(index, proc, command):
+    """Show the running command in the stats (ST-15) until it exits, then
+    log how long it ran."""
     pid_off, at_off = _counter_off("cron", index, "Pid"), _counter_off("cron", index, "StartedAt")
     _counter_set(pid_off, proc.pid)
     _counter_set(at_off, int(_time.time()))
 
     def wait():
         proc.wait()
+        _loader.log('[uwsgi-cron] command "%s" running with pid %d exited after %d second(s)'
+                    % (command, proc.pid, int(_time.time() - proc.started)))
         # An overlapping later run of the same entry keeps its own numbers.
         if _counters is not None and pid_off is not None and _struct.unpack_from("q", _counters, pid_off)[0] == proc.pid:
             _counter_set(pid_off, 0)

@@ -127,7 +127,8 @@ type SpoolerCounters struct {
 type CronCounters struct {
 	Pid       atomic.Int64
 	StartedAt atomic.Int64 // epoch seconds
-	_         [48]byte
+	LastRun   atomic.Int64 // epoch seconds of the last start, kept across worker respawns
+	_         [40]byte
 }
 
 // Extras is the region of cache and spooler counters, index = cache order

@@ -3,6 +3,7 @@ package stats
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -183,13 +184,73 @@ func ParseCron(line string) (Cron, error) {
 	}, nil
 }
 
-// CronsFromConfig lists the `cron` entries the Python side runs, skipping
-// the ones it refuses (returned as errors).
-func CronsFromConfig(lines []string) ([]Cron, []error) {
+// ParseCron2 reads a `cron2` value: key=value pairs (minute, hour, day,
+// month, week, unique, harakiri, legion; a missing time field is any),
+// then the command after the first blank.
+func ParseCron2(line string) (Cron, error) {
+	c := Cron{Minute: -1, Hour: -1, Day: -1, Month: -1, Week: -1, Pid: -1}
+	kv, cmd, _ := strings.Cut(strings.TrimLeftFunc(line, unicode.IsSpace), " ")
+	c.Command = strings.TrimLeftFunc(cmd, unicode.IsSpace)
+	if c.Command == "" {
+		return Cron{}, fmt.Errorf("cron2 %q: no command: %w", line, errCronSyntax)
+	}
+	fields := map[string]*int{"minute": &c.Minute, "hour": &c.Hour, "day": &c.Day, "month": &c.Month, "week": &c.Week}
+	for _, pair := range strings.Split(kv, ",") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			return Cron{}, fmt.Errorf("cron2 %q: %q is not key=value: %w", line, pair, errCronSyntax)
+		}
+		switch k {
+		case "unique":
+			c.Unique = v != "0" && v != ""
+		case "legion":
+			c.Legion = v
+		case "harakiri":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return Cron{}, fmt.Errorf("cron2 %q: harakiri %q is not a number of seconds: %w", line, v, errCronSyntax)
+			}
+			c.Harakiri = n
+		default:
+			p, known := fields[k]
+			if !known {
+				return Cron{}, fmt.Errorf("cron2 %q: unknown key %q: %w", line, k, errCronSyntax)
+			}
+			i := slices.Index([]string{"minute", "hour", "day", "month", "week"}, k)
+			n, err := strconv.Atoi(v)
+			r := cronRanges[i]
+			if err != nil || n < -r.hi || (n >= 0 && (n < r.lo || n > r.hi)) {
+				return Cron{}, fmt.Errorf("cron2 %q: %s %q out of range (%d..%d, -1 any, -N every N): %w",
+					line, k, v, r.lo, r.hi, errCronSyntax)
+			}
+			*p = n
+		}
+	}
+	return c, nil
+}
+
+// CronOptions are the option names of command crons, in the order they
+// count in the stats and the boot bundle.
+var CronOptions = []string{"cron", "unique-cron", "cron2"}
+
+// CronsFromConfig lists the command crons (cron, unique-cron, cron2
+// entries, key first, value second) in config order, skipping the ones
+// that do not parse (returned as errors).
+func CronsFromConfig(entries [][2]string) ([]Cron, []error) {
 	var out []Cron
 	var errs []error
-	for _, l := range lines {
-		c, err := ParseCron(l)
+	for _, e := range entries {
+		var c Cron
+		var err error
+		switch e[0] {
+		case "cron", "unique-cron":
+			c, err = ParseCron(e[1])
+			c.Unique = e[0] == "unique-cron"
+		case "cron2":
+			c, err = ParseCron2(e[1])
+		default:
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

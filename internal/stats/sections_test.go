@@ -71,10 +71,10 @@ func TestParseCron(t *testing.T) {
 		want Cron
 		ok   bool
 	}{
-		{"-1 -1 -1 -1 -1 true", Cron{-1, -1, -1, -1, -1, "true", false, "", -1, 0}, true},
-		{"0 0 31 2 -1 touch /tmp/x y", Cron{0, 0, 31, 2, -1, "touch /tmp/x y", false, "", -1, 0}, true},
-		{"  -5\t2 1 12 7   echo  a  b", Cron{-5, 2, 1, 12, 7, "echo  a  b", false, "", -1, 0}, true},
-		{"59 23 1 1 0 x", Cron{59, 23, 1, 1, 0, "x", false, "", -1, 0}, true},
+		{"-1 -1 -1 -1 -1 true", Cron{-1, -1, -1, -1, -1, "true", false, "", -1, 0, 0}, true},
+		{"0 0 31 2 -1 touch /tmp/x y", Cron{0, 0, 31, 2, -1, "touch /tmp/x y", false, "", -1, 0, 0}, true},
+		{"  -5\t2 1 12 7   echo  a  b", Cron{-5, 2, 1, 12, 7, "echo  a  b", false, "", -1, 0, 0}, true},
+		{"59 23 1 1 0 x", Cron{59, 23, 1, 1, 0, "x", false, "", -1, 0, 0}, true},
 		{"60 0 1 1 0 x", Cron{}, false},  // minute out of range
 		{"0 24 1 1 0 x", Cron{}, false},  // hour
 		{"0 0 0 1 0 x", Cron{}, false},   // day starts at 1
@@ -136,6 +136,72 @@ func FuzzParseCron(f *testing.F) {
 		}
 		if c.Command == "" || c.Pid != -1 {
 			t.Fatalf("ParseCron(%q) = %+v", s, c)
+		}
+	})
+}
+
+func TestParseCron2(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Cron
+		ok   bool
+	}{
+		{"minute=-1,unique=1 sleep 70; echo x", Cron{-1, -1, -1, -1, -1, "sleep 70; echo x", true, "", -1, 0, 0}, true},
+		{"minute=5,hour=2,day=1,month=12,week=0,harakiri=30 run it", Cron{5, 2, 1, 12, 0, "run it", false, "", -1, 0, 30}, true},
+		{"hour=-2,legion=web,unique=0 x", Cron{-1, -2, -1, -1, -1, "x", false, "web", -1, 0, 0}, true},
+		{"minute=60 x", Cron{}, false},
+		{"day=0 x", Cron{}, false},
+		{"harakiri=-1 x", Cron{}, false},
+		{"harakiri=soon x", Cron{}, false},
+		{"color=red x", Cron{}, false},
+		{"minute x", Cron{}, false},
+		{"minute=1", Cron{}, false}, // no command
+		{"", Cron{}, false},
+	}
+	for _, c := range cases {
+		got, err := ParseCron2(c.in)
+		if !c.ok {
+			if !errors.Is(err, errCronSyntax) {
+				t.Errorf("ParseCron2(%q) = %+v, %v; want invalid cron syntax", c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseCron2(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestCronsFromConfigOrder(t *testing.T) {
+	got, errs := CronsFromConfig([][2]string{
+		{"cron2", "minute=1 a"}, {"unique-cron", "-1 -1 -1 -1 -1 b"}, {"socket", ":1"},
+		{"cron", "-1 -1 -1 -1 -1 c"}, {"cron", "bad"},
+	})
+	if len(errs) != 1 || len(got) != 3 {
+		t.Fatalf("got %+v, errors %v", got, errs)
+	}
+	if got[0].Command != "a" || got[1].Command != "b" || !got[1].Unique || got[2].Command != "c" || got[2].Unique {
+		t.Errorf("order or kinds lost: %+v", got)
+	}
+}
+
+func FuzzParseCron2(f *testing.F) {
+	for _, s := range []string{"minute=-1,unique=1 x", "minute=5,hour=2,harakiri=3 y z", "=,= a", "minute=-60 b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCron2(s)
+		if err != nil {
+			return
+		}
+		for i, v := range []int{c.Minute, c.Hour, c.Day, c.Month, c.Week} {
+			r := cronRanges[i]
+			if v < -r.hi || (v >= 0 && (v < r.lo || v > r.hi)) {
+				t.Fatalf("ParseCron2(%q) accepted %s %d", s, r.name, v)
+			}
+		}
+		if c.Command == "" || c.Harakiri < 0 || c.Pid != -1 {
+			t.Fatalf("ParseCron2(%q) = %+v", s, c)
 		}
 	})
 }

@@ -155,4 +155,5 @@ type Cron struct {
 	Legion                         string
 	Pid                            int // -1 when not running
 	StartedAt                      int64
+	Harakiri                       int // cron2 harakiri=: seconds a run may last (not in the JSON)
 }
