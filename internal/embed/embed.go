@@ -84,6 +84,7 @@ type Core struct {
 	buffered bool
 	bufFD    int
 	router   RouterRules // for the next Call
+	raw      []byte      // for the next Call: chunked input read with the head
 	del      []byte      // C memory: del-header names, one per line
 }
 
@@ -150,6 +151,10 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		r.buffered, r.body_fd = 1, C.int(c.bufFD)
 		c.buffered = false
 	}
+	if len(c.raw) > 0 {
+		r.raw, r.raw_len = cptr(c.raw), C.int(len(c.raw))
+		c.raw = nil
+	}
 	if keepalive {
 		r.keepalive = 1
 	}
@@ -198,6 +203,11 @@ func (c *Core) DeleteHeaders(names []string) {
 // runs (post-buffering), so wsgi.input can seek: either the body given to
 // Call holds all of it (fd < 0), or the file fd does, read from its start.
 func (c *Core) BufferedBody(fd int) { c.buffered, c.bufFD = true, fd }
+
+// ChunkedInput gives the next Call the chunk-encoded body bytes read with
+// the head (C memory, in c.Head): uwsgi.chunked_read() decodes them, then
+// the socket.
+func (c *Core) ChunkedInput(raw []byte) { c.raw = raw }
 
 // AllocBody returns n bytes of C memory for a body buffered in memory, or
 // nil when there is no memory; FreeBody releases them. Any goroutine may

@@ -24,6 +24,8 @@ typedef struct gosgi_req {
 	int extra_count;
 	int buffered;            // post-buffering: the whole body is in body, or in body_fd
 	int body_fd;             // buffered body in a file read from its start (-1: none)
+	const char *raw;         // chunked request: the encoded bytes read with the head (uwsgi.chunked_read)
+	int raw_len;
 	int router;              // http router response rules: GOSGI_ROUTER_* bits
 	const char *del;         // "name\n" lines: app response headers to drop (del-header)
 	int del_len;

@@ -1876,6 +1876,78 @@ def close(fd):
     return None
 
 
+_chunked_limit = _opt_int("chunked-input-limit", 1024 * 1024)
+_chunked_timeout = _opt_int("chunked-input-timeout", _opt_int("socket-timeout", 4))
+_chunked = {}  # core id -> ((connection fd, request id), decoder)
+
+
+class _ChunkedInput:
+    """Decodes a chunk-encoded request body as the client sends it."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.done = False
+
+    def fill(self, timeout):
+        data = _gosgi.raw_read(65536, int(timeout * 1000))
+        if not data:  # None: timed out; b"": the client went away
+            if data is None and timeout == 0:
+                return False
+            raise OSError("unable to receive chunked part")
+        self.buf += data
+        return True
+
+    def chunk(self, timeout):
+        """The next chunk's data, b"" after the last one; None when it is
+        not all there and timeout is 0."""
+        while not self.done:
+            eol = self.buf.find(b"\r\n")
+            if eol < 0:
+                if len(self.buf) > 1024:
+                    raise OSError("unable to receive chunked part")
+                if not self.fill(timeout):
+                    return None
+                continue
+            size_field = bytes(self.buf[:eol]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_field, 16)
+            except ValueError:
+                raise OSError("unable to receive chunked part")
+            if size > _chunked_limit:
+                raise OSError("chunked part too big (%d > %d)" % (size, _chunked_limit))
+            if size == 0:
+                self.done = True
+                break
+            if len(self.buf) < eol + 2 + size + 2:
+                if not self.fill(timeout):
+                    return None
+                continue
+            data = bytes(self.buf[eol + 2:eol + 2 + size])
+            del self.buf[:eol + 2 + size + 2]
+            return data
+        return b""
+
+
+def _chunked_input():
+    core, fd = _running()[:2]
+    key = (fd, request_id())
+    st = _chunked.get(core)
+    if st is None or st[0] != key:
+        st = (key, _ChunkedInput())
+        _chunked[core] = st
+    return st[1]
+
+
+def chunked_read(timeout=0):
+    """The next chunk of a chunk-encoded request body; b"" after the last."""
+    return _chunked_input().chunk(timeout or _chunked_timeout)
+
+
+def chunked_read_nb():
+    """Like chunked_read, but None when the next chunk is not all there."""
+    return _chunked_input().chunk(0)
+
+
 _WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _ws_ping_freq = _opt_int("websockets-ping-freq", 30)
 _ws_pong_tolerance = _opt_int("websockets-pong-tolerance", 3)

@@ -452,6 +452,9 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	}
 	pipelined := int64(len(body)) > r.ContentLength
 	if pipelined {
+		if r.Chunked && r.ContentLength == 0 {
+			l.c.ChunkedInput(body) // the connection closes after it
+		}
 		body = body[:r.ContentLength]
 	}
 	l.extraHeaders = l.w.cfg.AddHeaders

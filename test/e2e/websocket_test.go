@@ -276,3 +276,45 @@ func TestWebsocketPing(t *testing.T) {
 			NormaliseRequestLine(line[0])}
 	})
 }
+
+// TestUwsgiChunkedRead: PY-50 uwsgi.chunked_read() decodes a chunk-encoded
+// request body on http-socket, one chunk per call and b"" after the last
+// (wsgi.input reads nothing: there is no CONTENT_LENGTH), whether the
+// chunks came with the head or later. Where uWSGI 2.0.21 departs from RFC
+// 9112 gosgi follows the RFC: a chunk extension is ignored (uWSGI fails
+// the read) and a malformed size raises OSError (uWSGI takes it as the
+// last chunk).
+func TestUwsgiChunkedRead(t *testing.T) {
+	args := []string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--processes", "1",
+		"--wsgi-file", "{apps}/uwsgimod_request.py"}
+	head := "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		out := map[string]string{}
+		one, err := RawExchange(e.Addr("http"), []byte(head+"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"))
+		out["with the head"] = string(one) + errString(err)
+		// The rest of the body arrives after the app started reading.
+		c, err := Dial(e.Addr("http"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(RequestTimeout))
+		io.WriteString(c, head+"3\r\nabc\r\n")
+		e.Srv.Settle()
+		io.WriteString(c, "a\r\n0123456789\r\n0\r\n\r\n")
+		later, _ := io.ReadAll(c)
+		out["later"] = string(later)
+		if e.Impl.Name == "gosgi" {
+			for body, want := range map[string]string{
+				"5;name=value\r\nhello\r\n0\r\n\r\n": "b'' b'hello' b''\n",
+				"zz\r\nhello\r\n0\r\n\r\n":             "b'' OSError unable to receive chunked part\n",
+			} {
+				raw, _ := RawExchange(e.Addr("http"), []byte(head+body))
+				if r, err := ParseResponse(raw); err != nil || string(r.Body) != want {
+					t.Errorf("body %q: got %q, want the body %q", body, raw, want)
+				}
+			}
+		}
+		return out
+	})
+}

@@ -133,7 +133,6 @@ var rules = []rule{
 	r(`^(snmp)`, "W", "SNMP server (%s)", "SNMP is not provided; scrape the stats server instead"),
 	r(`^(zerg|http-zerg)`, "W", "zerg mode (%s)", "zerg mode is not implemented"),
 	r(`^(stats-push|carbon)`, "W", "stats pusher (%s)", "stats pushers are not implemented; scrape the stats server instead"),
-	r(`^(websocket|chunked-input)`, "W", "websocket and chunked-input API setting (%s)", "the uwsgi websocket and chunked-input APIs are not implemented"),
 	r(`^(log|req-log)`, "W", "logging setting (%s)", "this logging refinement is not implemented; lines are written in the default way"),
 	r(`^(static-|check-static)`, "W", "static file setting (%s)", "this static-file refinement is not implemented"),
 	r(`^(cheaper|cheap$)`, "W", "adaptive worker setting (%s)", "this adaptive-spawning knob is not implemented"),

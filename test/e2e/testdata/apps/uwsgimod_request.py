@@ -51,6 +51,18 @@ def application(env, start_response):
         elif how == "range":
             uwsgi.sendfile(DATA, 0, 2, 5)
         return []
+    if path == "/chunked":
+        parts = []
+        try:
+            while True:
+                part = uwsgi.chunked_read()
+                parts.append(repr(part))
+                if not part:
+                    break
+        except OSError as e:
+            parts.append("OSError %s" % e)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [("%r %s\n" % (env.get("wsgi.input").read(), " ".join(parts))).encode()]
     if path == "/quiet":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"not logged"]
