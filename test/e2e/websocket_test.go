@@ -307,7 +307,7 @@ func TestUwsgiChunkedRead(t *testing.T) {
 		if e.Impl.Name == "gosgi" {
 			for body, want := range map[string]string{
 				"5;name=value\r\nhello\r\n0\r\n\r\n": "b'' b'hello' b''\n",
-				"zz\r\nhello\r\n0\r\n\r\n":             "b'' OSError unable to receive chunked part\n",
+				"zz\r\nhello\r\n0\r\n\r\n":           "b'' OSError unable to receive chunked part\n",
 			} {
 				raw, _ := RawExchange(e.Addr("http"), []byte(head+body))
 				if r, err := ParseResponse(raw); err != nil || string(r.Body) != want {
