@@ -124,8 +124,19 @@ func (ws *wsConn) recv(t *testing.T) (first byte, payload []byte) {
 // OSError), and the request log line (status 101, the frames counted as
 // the body).
 func TestWebsocket(t *testing.T) {
-	args := []string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--processes", "1",
+	for _, front := range []string{"--http-socket", "--http"} {
+		t.Run(front, func(t *testing.T) { testWebsocket(t, front) })
+	}
+}
+
+// testWebsocket runs TestWebsocket's conversation on one front: an
+// http-socket, or the http router address with http-websockets.
+func testWebsocket(t *testing.T, front string) {
+	args := []string{"--plugin", "python3,http", "--master", front, "{http}", "--processes", "1",
 		"--wsgi-file", "{apps}/uwsgimod_request.py"}
+	if front == "--http" {
+		args = append(args, "--http-websockets")
+	}
 	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
 		out := map[string]any{}
 		ws, head := wsDial(t, e.Addr("http"), "/ws")
