@@ -63,6 +63,9 @@ type Spec struct {
 	PyAutoreload       int      `json:"py_autoreload,omitempty"`
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
 	Worker             Worker   `json:"worker"`
+
+	// Metrics are the metrics in stats order (enable-metrics), nil when off.
+	Metrics []Metric `json:"metrics,omitempty"`
 }
 
 // Cron is a command cron: time fields (-1 any, -N every N), the shell
@@ -99,6 +102,16 @@ func (t Titles) For(role string) string {
 		return ""
 	}
 	return t.Prefix + base
+}
+
+// Metric is one metric as the Python side sees it: its value is slot Slot
+// of the scoreboard's metrics region; only Writable ones may be changed
+// (uwsgi.metric_set, ...); Initial is its initial value (metric_set_min).
+type Metric struct {
+	Name     string `json:"n"`
+	Slot     int    `json:"s"`
+	Writable bool   `json:"w,omitempty"`
+	Initial  int64  `json:"i,omitempty"`
 }
 
 // Opt is one configuration entry as uwsgi.opt shows it (PY-41).

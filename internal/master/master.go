@@ -60,6 +60,7 @@ type Master struct {
 	listeners []*sockets.Listener
 	board     *scoreboard.Board
 	boardFD   int
+	metrics   *metricsState // nil unless the metrics subsystem is on
 	bootFD    int
 	zygote    *zygote
 	workers   []*workerSlot // index = id-1
@@ -230,6 +231,9 @@ func (m *Master) run() (int, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return 1, fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
 	}
+	if err := m.setupMetrics(); err != nil {
+		return 1, err
+	}
 	if err := m.startPython(); err != nil {
 		if m.reloads > 0 && os.Getenv("GOSGI_OLD_WORKERS") != "" && m.board != nil {
 			// A reload whose app no longer imports: the workers of the
@@ -261,6 +265,7 @@ func (m *Master) run() (int, error) {
 	if err := m.startMonitoring(ctx); err != nil {
 		return 1, err
 	}
+	m.startMetricsCollector(ctx)
 	m.adoptOldWorkers()
 	c, err := m.setupCheaper()
 	if err != nil {
@@ -620,6 +625,7 @@ func (m *Master) bootSpec() boot.Spec {
 		Pyargv:     cfg.String("pyargv"),
 		Pidfile:    cfg.String("pidfile"),
 		Board:      scoreboard.Layout(),
+		Metrics:    m.metricsBoot(),
 		Titles:     m.titles(),
 
 		Crons:              m.bootCrons(),

@@ -59,5 +59,6 @@ func (m *Master) snapshot() *stats.Snapshot {
 		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.pid, Respawns: d.respawns})
 	}
 	m.fillCachesSpoolersCrons(s)
+	m.fillMetrics(s)
 	return s
 }

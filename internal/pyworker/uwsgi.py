@@ -866,6 +866,114 @@ def _counter_add(off, delta=1):
         _struct.pack_into("q", _counters, off, _struct.unpack_from("q", _counters, off)[0] + delta)
 
 
+# --------------------------------------------------------------- metrics
+# PY-50, ST-16: the metrics subsystem. The master registers the metrics
+# (built-in and `metric` options, one list handed over in the boot bundle)
+# and keeps one int64 per metric in the scoreboard's metrics region; this
+# zygote maps that region before any fork. Reads need no lock (one aligned
+# 8-byte load); changes are read-modify-write under a record lock shared by
+# every Python process. The master only writes metrics that have a
+# collector, which the application may not change, so the two never race.
+
+import operator as _operator
+
+_METRICS_LOCK = (1 << 20) - 2
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _map_metrics():
+    defs = _spec.get("metrics")
+    L = _board_layout
+    fd = (_spec.get("worker") or {}).get("scoreboard_fd")
+    if not defs or not fd or "metrics_offset" not in L:
+        return None, {}
+    slots = max(d["s"] for d in defs) + 1
+    size = (slots * 8 + _mmap.PAGESIZE - 1) // _mmap.PAGESIZE * _mmap.PAGESIZE
+    try:
+        mem = _mmap.mmap(fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ | _mmap.PROT_WRITE,
+                         offset=L["metrics_offset"])
+    except (OSError, ValueError) as e:
+        _loader.log("metrics are not shared, uwsgi.metric_* will not work: %s" % e)
+        return None, {}
+    # name -> (byte offset, writable, initial value)
+    return mem, {d["n"]: (d["s"] * 8, bool(d.get("w")), d.get("i", 0)) for d in defs}
+
+
+_metrics_mem, _metrics = _map_metrics()
+_metrics_lock = _Lock(_METRICS_LOCK)
+
+
+def _wrap64(v):
+    """C's int64 arithmetic wraps around."""
+    return (v - _INT64_MIN) % (1 << 64) + _INT64_MIN
+
+
+def _metric_args(fname, key, value):
+    if not isinstance(key, str):
+        raise TypeError("%s() argument 1 must be str, not %s" % (fname, type(key).__name__))
+    value = _operator.index(value)
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise OverflowError("Python int too large to convert to C long")
+    return value
+
+
+def _metric_arity(fname, args, most):
+    """The TypeError CPython's argument parser gives uWSGI's functions."""
+    if not args:
+        raise TypeError("%s() takes %s 1 argument (0 given)" % (fname, "exactly" if most == 1 else "at least"))
+    if len(args) > most:
+        raise TypeError("%s() takes %s %d argument%s (%d given)"
+                        % (fname, "exactly" if most == 1 else "at most", most, "" if most == 1 else "s", len(args)))
+
+
+def metric_get(*args):
+    _metric_arity("metric_get", args, 1)
+    key = args[0]
+    if not isinstance(key, str):
+        raise TypeError("metric_get() argument 1 must be str, not %s" % type(key).__name__)
+    m = _metrics.get(key)
+    if m is None:
+        return 0
+    return _struct.unpack_from("q", _metrics_mem, m[0])[0]
+
+
+def _metric_op(fname, op):
+    def f(*args):
+        _metric_arity(fname, args, 2)
+        key, value = args[0], (args[1] if len(args) > 1 else 1)
+        value = _metric_args(fname, key, value)
+        m = _metrics.get(key)
+        if m is None or not m[1]:
+            return None  # unknown, or collected by the master / an alias
+        off, _, initial = m
+        with _metrics_lock:
+            cur = _struct.unpack_from("q", _metrics_mem, off)[0]
+            new = op(cur, value, initial)
+            if new is None:
+                return None
+            _struct.pack_into("q", _metrics_mem, off, _wrap64(new))
+        return True
+    f.__name__ = fname
+    return f
+
+
+def _c_div(a, b, _initial):
+    if b == 0:
+        return None  # uWSGI refuses a division by zero
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+metric_set = _metric_op("metric_set", lambda cur, v, i: v)
+metric_inc = _metric_op("metric_inc", lambda cur, v, i: cur + v)
+metric_dec = _metric_op("metric_dec", lambda cur, v, i: cur - v)
+metric_mul = _metric_op("metric_mul", lambda cur, v, i: cur * v)
+metric_div = _metric_op("metric_div", _c_div)
+metric_set_max = _metric_op("metric_set_max", lambda cur, v, i: v if v > cur else cur)
+# uWSGI takes a new minimum only above the metric's initial value.
+metric_set_min = _metric_op("metric_set_min", lambda cur, v, i: v if v > i and v < cur else cur)
+
+
 # ----------------------------------------------------------------- cache
 # PY-47: cache2 (and the legacy `cache = N`) as a hash table with linear
 # probing in shared memory; one record lock per cache. The area starts with

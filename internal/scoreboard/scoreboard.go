@@ -142,8 +142,17 @@ type Extras struct {
 // ExtrasOffset is where Extras starts: the first page after the slots.
 const ExtrasOffset = (int(unsafe.Sizeof(Header{})) + (MaxWorkers+1)*int(unsafe.Sizeof(Worker{})) + pageSize - 1) / pageSize * pageSize
 
+// MetricsOffset is where the metric values start (enable-metrics): one
+// int64 per metric, in the order of stats.MetricSet, on a page boundary so
+// the Python side maps only this region. The pages are touched only for
+// the metrics that exist.
+const MetricsOffset = (ExtrasOffset + int(unsafe.Sizeof(Extras{})) + pageSize - 1) / pageSize * pageSize
+
+// MaxMetrics bounds the number of metric values (1 MiB of slots).
+const MaxMetrics = 1 << 17
+
 // Size is the byte size of a scoreboard.
-const Size = ExtrasOffset + int(unsafe.Sizeof(Extras{}))
+const Size = MetricsOffset + MaxMetrics*8
 
 // Create makes a new anonymous shared scoreboard and returns its fd, to be
 // inherited by the processes that map it.
@@ -199,6 +208,8 @@ func Layout() map[string]int {
 		"crons":          int(unsafe.Offsetof(Extras{}.Crons)),
 		"cron_size":      int(unsafe.Sizeof(CronCounters{})),
 		"max_crons":      MaxCrons,
+		"metrics_offset": MetricsOffset,
+		"max_metrics":    MaxMetrics,
 	}
 	prefixes := map[string]string{"CacheCounters": "cache_", "SpoolerCounters": "spooler_", "CronCounters": "cron_"}
 	for _, v := range []any{CacheCounters{}, SpoolerCounters{}, CronCounters{}} {
@@ -227,6 +238,14 @@ func (b *Board) Worker(id int) *Worker {
 	}
 	off := int(unsafe.Sizeof(Header{})) + id*int(unsafe.Sizeof(Worker{}))
 	return (*Worker)(unsafe.Pointer(&b.mem[off]))
+}
+
+// Metric is metric value slot i (0 <= i < MaxMetrics).
+func (b *Board) Metric(i int) *atomic.Int64 {
+	if i < 0 || i >= MaxMetrics {
+		panic(fmt.Sprintf("scoreboard: metric slot %d out of range", i))
+	}
+	return (*atomic.Int64)(unsafe.Pointer(&b.mem[MetricsOffset+8*i]))
 }
 
 // Extras returns the cache and spooler counters.
