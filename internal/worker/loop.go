@@ -66,6 +66,7 @@ func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
 	l.line.Core = c.ID
 	l.line.Micros = w.cfg.LogMicros
 	l.extra.WorkerID = w.id
+	l.extra.Metric = w.metricFunc()
 	return l
 }
 

@@ -324,3 +324,15 @@ func TestMetricsBadOption(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsLogformat: %(metric.NAME) in logformat (LG-10) reads the
+// metric as the request ends; unknown names print 0, as in uWSGI.
+func TestMetricsLogformat(t *testing.T) {
+	Differential(t, Setup{Args: []string{"--plugin", "python3", "--master", "--http-socket", "{http}",
+		"--wsgi-file", "{apps}/metrics_app.py", "--metric", "c1",
+		"--logformat", "LF c1=%(metric.c1) nope=%(metric.nope)"}}, func(t *testing.T, e *Env) any {
+		Do(t, e.Addr("http"), Get("/?metric_inc=c1,5"))
+		Do(t, e.Addr("http"), Get("/"))
+		return e.Srv.WaitLogCount(t, `LF c1=\S+ nope=\S+`, 2, StartTimeout)
+	})
+}

@@ -38,6 +38,7 @@ var (
 	descSockQ    = prometheus.NewDesc("gosgi_socket_queue", "Connections waiting to be accepted.", []string{"socket", "proto"}, nil)
 	descSockMax  = prometheus.NewDesc("gosgi_socket_max_queue", "Listen backlog of the socket (0 for UNIX sockets).", []string{"socket", "proto"}, nil)
 	descWorkers  = prometheus.NewDesc("gosgi_workers", "Worker slots by status.", []string{"status"}, nil)
+	descUMetric  = prometheus.NewDesc("gosgi_uwsgi_metric", "A uWSGI metric (enable-metrics, metric): the value the stats server shows.", []string{"name", "oid"}, nil)
 )
 
 // collector turns one snapshot per scrape into metrics.
@@ -107,6 +108,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range byStatus {
 		gauge(descWorkers, float64(n), st)
+	}
+	for _, m := range s.Metrics { // uWSGI's types mix counters and gauges: untyped
+		ch <- prometheus.MustNewConstMetric(descUMetric, prometheus.UntypedValue, float64(m.Value), m.Name, m.OID)
 	}
 }
 

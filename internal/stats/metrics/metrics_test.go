@@ -26,6 +26,7 @@ func snapshot() *stats.Snapshot {
 				Cores: []stats.Core{{InRequest: true}, {}}},
 			{ID: 0, Status: "cheap"},
 		},
+		Metrics: []stats.Metric{{Name: "worker.1.requests", Type: 0, OID: "3.1.1", Value: 6}, {Name: "mymetric", Type: 1, Value: -3}},
 	}
 }
 
@@ -83,6 +84,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`gosgi_socket_max_queue{proto="http",socket="127.0.0.1:9090"} 100`,
 		`gosgi_workers{status="cheap"} 1`,
 		`gosgi_workers{status="busy"} 1`,
+		`gosgi_uwsgi_metric{name="worker.1.requests",oid="3.1.1"} 6`,
+		`gosgi_uwsgi_metric{name="mymetric",oid=""} -3`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("missing %q in:\n%s", want, body)
