@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -334,5 +336,48 @@ func TestMetricsLogformat(t *testing.T) {
 		Do(t, e.Addr("http"), Get("/?metric_inc=c1,5"))
 		Do(t, e.Addr("http"), Get("/"))
 		return e.Srv.WaitLogCount(t, `LF c1=\S+ nope=\S+`, 2, StartTimeout)
+	})
+}
+
+// TestMetricsReload: a graceful reload (SIGHUP) starts the metrics again
+// from their initial values, as a fresh uWSGI instance does.
+func TestMetricsReload(t *testing.T) {
+	Differential(t, Setup{Args: []string{"--plugin", "python3", "--master", "--http-socket", "{http}",
+		"--wsgi-file", "{apps}/metrics_app.py", "--metric", "name=c1,initial_value=2",
+		"--metric", "name=s1,collector=sum,children=c1"}}, func(t *testing.T, e *Env) any {
+		before := metricCalls(t, e.Addr("http"), "metric_inc=c1,5&metric_get=c1")
+		e.Srv.Signal(t, syscall.SIGHUP)
+		e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
+		after := metricCalls(t, e.Addr("http"), "metric_get=c1&metric_inc=c1")
+		return map[string]any{"before": before, "after": after}
+	})
+}
+
+// TestMetricsConcurrentUpdates: metric_inc from every core of several
+// workers at once loses no update (one lock for all Python processes).
+func TestMetricsConcurrentUpdates(t *testing.T) {
+	const clients, each = 4, 50
+	Differential(t, Setup{Args: []string{"--plugin", "python3", "--master", "--processes", "3", "--threads", "2",
+		"--http-socket", "{http}", "--wsgi-file", "{apps}/metrics_app.py", "--metric", "c1",
+		"--disable-logging"}, Ready: "spawned uWSGI worker 3 "}, func(t *testing.T, e *Env) any {
+		var wg sync.WaitGroup
+		for i := 0; i < clients; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; j < each; j++ {
+					if _, err := RawExchange(e.Addr("http"), []byte(Get("/?metric_inc=c1"))); err != nil {
+						t.Errorf("request: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		got := metricCalls(t, e.Addr("http"), "metric_get=c1")
+		if len(got) != 1 || got[0].Result != fmt.Sprint(clients*each) {
+			t.Errorf("after %d increments metric_get says %v", clients*each, got)
+		}
+		return got
 	})
 }
