@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -345,10 +346,21 @@ func TestMetricsReload(t *testing.T) {
 	Differential(t, Setup{Args: []string{"--plugin", "python3", "--master", "--http-socket", "{http}",
 		"--wsgi-file", "{apps}/metrics_app.py", "--metric", "name=c1,initial_value=2",
 		"--metric", "name=s1,collector=sum,children=c1"}}, func(t *testing.T, e *Env) any {
-		before := metricCalls(t, e.Addr("http"), "metric_inc=c1,5&metric_get=c1")
+		before := metricCalls(t, e.Addr("http"), "metric_inc=c1,5&metric_get=c1&pid")
+		oldPid, _ := strconv.Atoi(before[2].Result)
+		before = before[:2]
 		e.Srv.Signal(t, syscall.SIGHUP)
 		e.Srv.WaitLogCount(t, `spawned uWSGI worker 1 `, 2, StartTimeout)
-		after := metricCalls(t, e.Addr("http"), "metric_get=c1&metric_inc=c1")
+		// gosgi's previous worker answers until the new one takes over (with
+		// the previous values): wait until it is gone.
+		deadline := time.Now().Add(StartTimeout)
+		for syscall.Kill(oldPid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("the worker of before the reload (pid %d) is still there", oldPid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		after := metricCalls(t, e.Addr("http"), "metric_inc=c1&metric_get=c1")
 		return map[string]any{"before": before, "after": after}
 	})
 }

@@ -1,8 +1,10 @@
 # Drives uwsgi.metric_* (PY-50) for the metrics tests: the query string is
 # a list of calls, "fn=arg1,arg2&fn2=arg" (numeric args become ints, "_"
 # alone means no argument), and the response is one JSON object per call
-# with its result or the exception it raised.
+# with its result or the exception it raised. "pid" answers the worker's
+# pid.
 import json
+import os
 
 import uwsgi
 
@@ -21,6 +23,9 @@ def application(environ, start_response):
             continue
         fn, _, args = part.partition("=")
         call_args = [] if args in ("", "_") else [_arg(a) for a in args.split(",")]
+        if fn == "pid":
+            out.append({"call": part, "result": str(os.getpid())})
+            continue
         try:
             res = repr(getattr(uwsgi, fn)(*call_args))
         except Exception as e:  # the test compares the exception too
