@@ -232,7 +232,11 @@ func (m *Master) builtinMetric(src stats.BuiltinSource) int64 {
 		}
 	case "wcore":
 		if src.Worker <= scoreboard.MaxWorkers && src.Core < scoreboard.MaxCores {
-			return coreCounter(&b.Worker(src.Worker).Cores[src.Core], src.Field)
+			w := b.Worker(src.Worker)
+			if src.Field == "exceptions" {
+				return w.CoreExceptions[src.Core].Load()
+			}
+			return coreCounter(&w.Cores[src.Core], src.Field)
 		}
 	}
 	return 0
@@ -297,5 +301,5 @@ func coreCounter(c *scoreboard.Core, field string) int64 {
 	case "read_errors":
 		return c.ReadErrors.Load()
 	}
-	return 0 // exceptions are counted per worker, not per core
+	return 0
 }

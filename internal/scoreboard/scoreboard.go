@@ -59,6 +59,10 @@ type Worker struct {
 	// Latency counts requests per duration bucket (not cumulative); the
 	// bucket bounds are stats.LatencyBounds.
 	Latency [LatencyBuckets]atomic.Int64
+	// CoreExceptions counts the requests of each core that raised
+	// (worker.N.core.M.exceptions); apart from Cores, which keep one cache
+	// line per core, since an exception is rare.
+	CoreExceptions [MaxCores]atomic.Int64
 }
 
 // Limits of the per-worker arrays: apps and cores beyond them are served

@@ -515,6 +515,9 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if res.Exception && app < scoreboard.MaxApps {
 		w.slot.Apps[app].Exceptions.Add(1)
 	}
+	if res.Exception {
+		w.slot.CoreExceptions[l.c.ID%scoreboard.MaxCores].Add(1)
+	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
 	l.conn.keep = keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&

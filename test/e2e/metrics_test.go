@@ -161,11 +161,12 @@ func TestMetricsStatsAndAPI(t *testing.T) {
 			Do(t, e.Addr("http"), Get("/"))
 		}
 		calls := metricCalls(t, e.Addr("http"), metricsAPICalls)
+		Do(t, e.Addr("http"), Get("/raise"))
 		v := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool {
-			return v["worker.1.requests"] == 4 && v["s"] == 10 && v["core.total_tx"] == v["worker.1.total_tx"]
+			return v["worker.1.requests"] == 5 && v["s"] == 10 && v["core.total_tx"] == v["worker.1.total_tx"]
 		})
 		keep := []string{"worker.0.requests", "worker.1.requests", "worker.1.delta_requests", "worker.1.respawns",
-			"worker.1.core.0.requests", "worker.1.failed_requests", "core.busy_workers", "core.idle_workers",
+			"worker.1.core.0.requests", "worker.1.core.0.exceptions", "worker.1.failed_requests", "core.busy_workers", "core.idle_workers",
 			"mymetric", "g", "a", "s", "al", "core.overloaded", "socket.0.listen_queue"}
 		after := map[string]int64{}
 		for _, k := range keep {

@@ -2,7 +2,7 @@
 # a list of calls, "fn=arg1,arg2&fn2=arg" (numeric args become ints, "_"
 # alone means no argument), and the response is one JSON object per call
 # with its result or the exception it raised. "pid" answers the worker's
-# pid.
+# pid; the path /raise makes the request fail with an exception.
 import json
 import os
 
@@ -17,6 +17,8 @@ def _arg(a):
 
 
 def application(environ, start_response):
+    if environ["PATH_INFO"] == "/raise":
+        raise RuntimeError("the metrics test wants an exception")
     out = []
     for part in environ.get("QUERY_STRING", "").split("&"):
         if not part:
