@@ -63,9 +63,6 @@ func (m *Master) setupMetrics() error {
 	if set.Slots > scoreboard.MaxMetrics {
 		return fmt.Errorf("%d metrics: gosgi keeps at most %d (use metrics-no-cores)", set.Slots, scoreboard.MaxMetrics)
 	}
-	for _, t := range m.cfg.List("metric-threshold") {
-		m.log.Printf("metric threshold %q ignored: alarms are not provided", t)
-	}
 	st := &metricsState{set: set}
 	if dir := m.cfg.String("metrics-dir"); dir != "" {
 		abs, err := filepath.EvalSymlinks(dir)

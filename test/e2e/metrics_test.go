@@ -394,3 +394,13 @@ func TestMetricsConcurrentUpdates(t *testing.T) {
 		return got
 	})
 }
+
+// TestMetricsDirMissing: a metrics-dir that does not exist stops the
+// startup (uWSGI cannot resolve it either).
+func TestMetricsDirMissing(t *testing.T) {
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		r := Run(t, e.Impl.Bin, Args([]string{"--plugin", "python3", "--master", "--http-socket", "{http}",
+			"--wsgi-file", "{apps}/metrics_app.py", "--metrics-dir", "{dir}/missing"}, e.Vars), e.Vars["dir"])
+		return map[string]any{"code": r.Code, "named": strings.Contains(r.Stderr, "metrics") || strings.Contains(r.Stderr, "missing")}
+	})
+}
