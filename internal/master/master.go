@@ -586,6 +586,7 @@ func (m *Master) startPython() error {
 		m.log.Printf("setting request body buffering size to %d bytes", pb)
 	}
 	m.log.Printf("*** Operational MODE: %s ***", mode)
+	m.logMetrics()
 	fds := zygoteFiles{boot: bootFD, board: m.boardFD}
 	for _, l := range m.listeners {
 		fds.sockets = append(fds.sockets, l.FD)

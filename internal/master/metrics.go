@@ -39,8 +39,9 @@ func (m *Master) metricsEnabled() bool {
 	return m.cfg.Bool("enable-metrics") || len(m.cfg.List("metric")) > 0 || m.cfg.String("metrics-dir") != ""
 }
 
-// setupMetrics registers the metrics and logs them as uWSGI does; a bad
-// `metric` option stops the startup with uWSGI's message.
+// setupMetrics registers the metrics; a bad `metric` option stops the
+// startup with uWSGI's message (after the custom metrics registered before
+// it, as uWSGI logs them).
 func (m *Master) setupMetrics() error {
 	if !m.metricsEnabled() {
 		return nil
@@ -52,12 +53,12 @@ func (m *Master) setupMetrics() error {
 		NoCores: m.cfg.Bool("metrics-no-cores"),
 		Custom:  m.cfg.List("metric"),
 	})
-	if set != nil {
-		for _, e := range set.Events {
-			m.log.Printf("%s", e)
-		}
-	}
 	if err != nil {
+		if set != nil {
+			for _, e := range set.Events {
+				m.log.Printf("%s", e)
+			}
+		}
 		return err
 	}
 	if set.Slots > scoreboard.MaxMetrics {
@@ -77,13 +78,25 @@ func (m *Master) setupMetrics() error {
 			return err
 		}
 	}
-	m.log.Printf("initialized %d metrics", len(set.Defs))
-	if st.dir != "" {
-		n := len(set.Defs) * metricsPage
-		m.log.Printf("memory allocated for metrics storage: %d bytes (%d MB)", n, n/1024/1024)
-	}
 	m.metrics = st
 	return nil
+}
+
+// logMetrics writes uWSGI's startup lines of the metrics subsystem, where
+// uWSGI writes them: after the operational mode.
+func (m *Master) logMetrics() {
+	st := m.metrics
+	if st == nil {
+		return
+	}
+	for _, e := range st.set.Events {
+		m.log.Printf("%s", e)
+	}
+	m.log.Printf("initialized %d metrics", len(st.set.Defs))
+	if st.dir != "" {
+		n := len(st.set.Defs) * metricsPage
+		m.log.Printf("memory allocated for metrics storage: %d bytes (%d MB)", n, n/1024/1024)
+	}
 }
 
 // createMetricFiles makes one page-sized file per metric (kept when it
