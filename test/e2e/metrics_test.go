@@ -156,14 +156,20 @@ func TestMetricsStatsAndAPI(t *testing.T) {
 		for _, m := range ms {
 			layout = append(layout, fmt.Sprintf("%s type=%d oid=%s", m.Name, m.Type, m.OID))
 		}
-		initial := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool { return v["core.idle_workers"] == 1 })
+		// A read can fall in the middle of a collection pass: wait for
+		// every value the result shows.
+		initial := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool {
+			return v["core.idle_workers"] == 1 && v["s"] == 7 && v["worker.1.respawns"] == 1
+		})
 		for i := 0; i < 3; i++ {
 			Do(t, e.Addr("http"), Get("/"))
 		}
 		calls := metricCalls(t, e.Addr("http"), metricsAPICalls)
 		Do(t, e.Addr("http"), Get("/raise"))
 		v := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool {
-			return v["worker.1.requests"] == 5 && v["s"] == 10 && v["core.total_tx"] == v["worker.1.total_tx"]
+			return v["worker.1.requests"] == 5 && v["worker.1.core.0.requests"] == 5 && v["worker.1.core.0.exceptions"] == 1 &&
+				v["s"] == 10 && v["worker.1.total_tx"] > 0 && v["core.total_tx"] == v["worker.1.total_tx"] &&
+				v["core.total_running_time"] == v["worker.1.running_time"]
 		})
 		keep := []string{"worker.0.requests", "worker.1.requests", "worker.1.delta_requests", "worker.1.respawns",
 			"worker.1.core.0.requests", "worker.1.core.0.exceptions", "worker.1.failed_requests", "core.busy_workers", "core.idle_workers",
@@ -199,7 +205,9 @@ func TestMetricsPerWorkerAndCores(t *testing.T) {
 				for _, m := range ms {
 					names = append(names, m.Name)
 				}
-				v := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool { return v["core.idle_workers"] == 2 })
+				v := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool {
+					return v["core.idle_workers"] == 2 && v["worker.2.respawns"] == 1
+				})
 				return map[string]any{"names": names, "idle": v["core.idle_workers"], "respawns": v["worker.2.respawns"]}
 			})
 		})
@@ -261,17 +269,18 @@ func metricFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-func waitMetricFile(t *testing.T, path, want string) {
+// waitMetricFiles waits until the metrics-dir files satisfy cond (read
+// gives a file's content without the padding).
+func waitMetricFiles(t *testing.T, dir string, cond func(read func(name string) string) bool) {
 	t.Helper()
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(bytes.TrimRight(b, "\x00"))
+	}
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		got := string(bytes.TrimRight(b, "\x00"))
-		if got == want {
-			return
-		}
+	for !cond(read) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s holds %q, want %q", path, got, want)
+			t.Fatalf("metrics-dir never reached the expected state: %q", metricFiles(t, dir))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -290,8 +299,11 @@ func TestMetricsDir(t *testing.T) {
 			"--stats", "{http2}", "--metrics-dir", dir, "--metric", "c1", "--metric", "name=s1,collector=sum,children=c1"}, e.Vars)
 		srv := Start(t, e.Impl.Name, e.Impl.Bin, args, StartOptions{Dir: e.Vars["dir"]})
 		metricCalls(t, e.Addr("http"), "metric_inc=c1,5")
-		waitMetricFile(t, filepath.Join(dir, "s1"), "5\n")
-		waitMetricFile(t, filepath.Join(dir, "worker.1.requests"), "1\n")
+		// Every file the listing shows settled (a pass may be half done).
+		waitMetricFiles(t, dir, func(read func(string) string) bool {
+			return read("s1") == "5\n" && read("worker.1.requests") == "1\n" && read("worker.1.total_tx") != "" &&
+				read("core.total_tx") == read("worker.1.total_tx") && read("core.total_running_time") == read("worker.1.running_time")
+		})
 		first := metricFiles(t, dir)
 		srv.Stop(t)
 
