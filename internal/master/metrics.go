@@ -34,9 +34,18 @@ func (v boardValues) Load(slot int) int64     { return v.b.Metric(slot).Load() }
 func (v boardValues) Store(slot int, x int64) { v.b.Metric(slot).Store(x) }
 
 // metricsEnabled: uWSGI turns the subsystem on with enable-metrics, and
-// also when a metric or a metrics directory is configured.
+// also when any other metrics option is set (a metric, a threshold, the
+// directory options or metrics-no-cores).
 func (m *Master) metricsEnabled() bool {
-	return m.cfg.Bool("enable-metrics") || len(m.cfg.List("metric")) > 0 || m.cfg.String("metrics-dir") != ""
+	if m.cfg.Bool("enable-metrics") {
+		return true
+	}
+	for _, o := range []string{"metric", "metric-threshold", "metrics-dir", "metrics-dir-restore", "metrics-no-cores"} {
+		if m.cfg.Has(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // setupMetrics registers the metrics; a bad `metric` option stops the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -415,4 +416,19 @@ func TestMetricsDirMissing(t *testing.T) {
 			"--wsgi-file", "{apps}/metrics_app.py", "--metrics-dir", "{dir}/missing"}, e.Vars), e.Vars["dir"])
 		return map[string]any{"code": r.Code, "named": strings.Contains(r.Stderr, "metrics") || strings.Contains(r.Stderr, "missing")}
 	})
+}
+
+// TestMetricsEnabledByOtherOptions: as in uWSGI, any metrics option but
+// stats-no-metrics turns the subsystem on without enable-metrics.
+func TestMetricsEnabledByOtherOptions(t *testing.T) {
+	initialized := regexp.MustCompile(`initialized \d+ metrics`)
+	for _, opt := range []string{"--metrics-no-cores", "--metrics-dir-restore", "--stats-no-metrics"} {
+		t.Run(opt, func(t *testing.T) {
+			Differential(t, Setup{Args: []string{"--plugin", "python3", "--master", "--http-socket", "{http}",
+				"--wsgi-file", "{apps}/metrics_app.py", opt}}, func(t *testing.T, e *Env) any {
+				Do(t, e.Addr("http"), Get("/"))
+				return initialized.FindString(e.Srv.Log())
+			})
+		})
+	}
 }
