@@ -432,3 +432,29 @@ func TestMetricsEnabledByOtherOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsCollectors: the collectors of custom metrics (adder,
+// multiplier, avg, file, func, freq and initial_value) against uWSGI's.
+func TestMetricsCollectors(t *testing.T) {
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		num := filepath.Join(e.Vars["dir"], "num")
+		if err := os.WriteFile(num, []byte("10 20\t30\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := Args([]string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--wsgi-file",
+			"{apps}/metrics_app.py", "--stats", "{http2}", "--metric", "c1", "--metric", "c2",
+			"--metric", "name=add,collector=adder,children=c1,arg1n=100",
+			"--metric", "name=mul,type=gauge,collector=multiplier,children=c1,arg1n=3",
+			"--metric", "name=avg,collector=avg,children=c1;c2",
+			"--metric", "name=file,collector=file,arg1=" + num + ",arg1n=1",
+			"--metric", "name=slow,collector=sum,children=c1,freq=3,initial_value=1000",
+			"--metric", "name=fn,collector=func,arg1=no_such_symbol"}, e.Vars)
+		srv := Start(t, e.Impl.Name, e.Impl.Bin, args, StartOptions{Dir: e.Vars["dir"]})
+		waitStatsServer(t, srv)
+		calls := metricCalls(t, e.Addr("http"), "metric_set=c1,6&metric_set=c2,2&metric_inc=add&metric_set=file,1")
+		v := waitMetrics(t, e.Addr("http2"), func(v map[string]int64) bool {
+			return v["add"] == 106 && v["mul"] == 18 && v["avg"] == 4 && v["file"] == 20 && v["slow"] == 1006
+		})
+		return map[string]any{"calls": calls, "fn": v["fn"]}
+	})
+}
