@@ -942,6 +942,24 @@ static PyObject *listen_queue_fn(PyObject *self, PyObject *fd) {
 	return py.PyLong_FromLong(gosgi_role() == 2 ? gosgiListenQueue((int)n) : 0);
 }
 
+// _gosgi.metric_cas(address, old, new): one compare-and-swap of the
+// int64 at address, a metric value in the shared metrics region; True when
+// it swapped. uwsgi.metric_inc and friends retry on False, so processes
+// update a metric without a lock (uWSGI takes a rwlock per update).
+static PyObject *metric_cas_fn(PyObject *self, PyObject *args) {
+	(void)self;
+	if (py.PyTuple_Size(args) != 3) return raise(PY_EXC(TypeError), "metric_cas(address, old, new)");
+	long long addr = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 0));
+	long long old = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 1));
+	long long nw = py.PyLong_AsLongLong(py.PyTuple_GetItem(args, 2));
+	if (py.PyErr_Occurred()) return NULL;
+	if (addr == 0 || addr % 8 != 0) return raise(PY_EXC(ValueError), "metric_cas: bad address");
+	int64_t expected = (int64_t)old;
+	int swapped = __atomic_compare_exchange_n((int64_t *)(intptr_t)addr, &expected, (int64_t)nw, 0,
+	                                          __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return py.PyBool_FromLong(swapped);
+}
+
 static PyMethodDef module_fns[] = {
     {"register_app", register_app, METH_VARARGS, NULL},
     {"set_file_wrapper", set_file_wrapper, METH_O, NULL},
@@ -955,6 +973,7 @@ static PyMethodDef module_fns[] = {
     {"raw_write", raw_write, METH_O, NULL},
     {"log_this_request", log_this_request_fn, METH_NOARGS, NULL},
     {"listen_queue", listen_queue_fn, METH_O, NULL},
+    {"metric_cas", metric_cas_fn, METH_VARARGS, NULL},
     {"sendfile", sendfile_fn, METH_VARARGS, NULL},
     {"disconnect", disconnect_fn, METH_NOARGS, NULL},
     {"raw_read", raw_read, METH_VARARGS, NULL},

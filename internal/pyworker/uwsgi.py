@@ -871,13 +871,13 @@ def _counter_add(off, delta=1):
 # (built-in and `metric` options, one list handed over in the boot bundle)
 # and keeps one int64 per metric in the scoreboard's metrics region; this
 # zygote maps that region before any fork. Reads need no lock (one aligned
-# 8-byte load); changes are read-modify-write under a record lock shared by
-# every Python process. The master only writes metrics that have a
-# collector, which the application may not change, so the two never race.
+# 8-byte load); a change is a compare-and-swap retried until no other
+# process changed the value in between (_gosgi.metric_cas). The master only
+# writes metrics that have a collector, which the application may not
+# change, so the two never race.
 
 import operator as _operator
 
-_METRICS_LOCK = (1 << 20) - 2
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
@@ -900,7 +900,11 @@ def _map_metrics():
 
 
 _metrics_mem, _metrics = _map_metrics()
-_metrics_lock = _Lock(_METRICS_LOCK)
+_metrics_base = 0
+if _metrics_mem is not None:
+    import ctypes as _ctypes
+
+    _metrics_base = _ctypes.addressof(_ctypes.c_char.from_buffer(_metrics_mem))
 
 
 def _wrap64(v):
@@ -946,13 +950,13 @@ def _metric_op(fname, op):
         if m is None or not m[1]:
             return None  # unknown, or collected by the master / an alias
         off, _, initial = m
-        with _metrics_lock:
+        while True:
             cur = _struct.unpack_from("q", _metrics_mem, off)[0]
             new = op(cur, value, initial)
             if new is None:
                 return None
-            _struct.pack_into("q", _metrics_mem, off, _wrap64(new))
-        return True
+            if _gosgi.metric_cas(_metrics_base + off, cur, _wrap64(new)):
+                return True
     f.__name__ = fname
     return f
 
