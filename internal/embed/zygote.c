@@ -219,6 +219,11 @@ __attribute__((constructor)) static void gosgi_zygote(int argc, char **argv, cha
 	gosgi_save_argv(argc, argv);
 	const char *r = getenv("GOSGI_ROLE");
 	if (!r || strcmp(r, "zygote") != 0) return;
+	// A master with `cap` hands its capabilities over in the ambient set,
+	// the only way they survive an execve as a non-root user. uWSGI's
+	// workers hold them in their permitted and effective sets only, so
+	// that programs the app runs do not get them: drop the ambient copy.
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	const char *title = getenv("GOSGI_TITLE");
 	if (title && *title) gosgi_set_title(title);
 	unsetenv("GOSGI_TITLE");

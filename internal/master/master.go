@@ -81,6 +81,9 @@ type Master struct {
 	daemons []*attachedDaemon
 	tls     map[int]string // TLS spec of https sockets, by socket index
 
+	caps      []int          // cap (OP-81), when kept through the drop to uid
+	capThread *privs.Spawner // the thread that keeps them (caps.go)
+
 	inherited     *sockets.Inherited         // sockets received at startup
 	usedInherited map[*sockets.Listener]bool // those already given a configured name
 	shared        []*sockets.Listener        // shared-socket entries, by number
@@ -171,6 +174,9 @@ func (m *Master) run() (int, error) {
 	if title := m.titles().For("master"); title != "" {
 		embed.SetTitle(title)
 	}
+	if err := m.setupCaps(); err != nil {
+		return 1, err
+	}
 	m.banner()
 	if cfg.Bool("show-config") {
 		cfg.WriteShowConfig(os.Stderr)
@@ -204,7 +210,7 @@ func (m *Master) run() (int, error) {
 			return 1, err
 		}
 	}
-	if err := m.setupSockets(); err != nil {
+	if err := m.onCapThread(m.setupSockets); err != nil {
 		return 1, err
 	}
 	if delayDrop && !cfg.Bool("master-as-root") {
@@ -293,12 +299,18 @@ func (m *Master) dropPrivileges() error {
 	if m.reloads > 0 {
 		return nil // already done by the first image
 	}
-	return privs.Drop(privs.Request{
-		UID:          m.cfg.String("uid"),
-		GID:          m.cfg.String("gid"),
-		NoInitgroups: m.cfg.Bool("no-initgroups"),
-		AddGIDs:      m.cfg.List("add-gid"),
-	}, m.log.Printf)
+	drop := func() error {
+		return privs.Drop(privs.Request{
+			UID:          m.cfg.String("uid"),
+			GID:          m.cfg.String("gid"),
+			NoInitgroups: m.cfg.Bool("no-initgroups"),
+			AddGIDs:      m.cfg.List("add-gid"),
+		}, m.log.Printf)
+	}
+	if m.capThread != nil {
+		return m.capThread.KeepCaps(m.caps, drop)
+	}
+	return drop()
 }
 
 // daemonize re-runs this command line in the background, detached, with
