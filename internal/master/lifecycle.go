@@ -154,6 +154,7 @@ func (m *Master) loop() (int, error) {
 			m.checkHarakiri()
 			m.checkLifetimes()
 			m.checkCheaper()
+			m.checkSmartDaemons()
 			m.rotateLog()
 		}
 	}
@@ -176,7 +177,7 @@ func (m *Master) reap() (int, bool) {
 			m.zygote = nil
 			continue
 		}
-		if m.auxDied(pid, ws) || m.daemonDied(pid) {
+		if m.auxDied(pid, ws) || m.daemonDied(pid, ws) {
 			continue
 		}
 		if o, ok := m.old[pid]; ok {

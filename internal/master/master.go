@@ -289,7 +289,7 @@ func (m *Master) run() (int, error) {
 	}
 	m.daemons = m.daemonSpecs()
 	for _, d := range m.daemons {
-		m.spawnDaemon(d)
+		m.startDaemon(d)
 	}
 	notifyReady()
 	return m.loop()
