@@ -74,6 +74,8 @@ type Master struct {
 	routes  []route.Option
 	paused  bool     // SIGTSTP
 	cheaper *cheaper // adaptive worker count, nil when off
+	idle    *idler   // cheap-on-idle (idle, die-on-idle), nil when off
+	emperor *os.File // the emperor's socket when a vassal
 	sigs    chan os.Signal
 	cmds    chan command // control commands: master fifo, fs-reload, emperor
 	cmdMu   sync.Mutex   // held while an emperor message is read; reload keeps it
@@ -273,6 +275,7 @@ func (m *Master) run() (int, error) {
 		return 1, err
 	}
 	m.cheaper = c
+	m.idle = m.setupIdle()
 	m.workers = make([]*workerSlot, m.processes)
 	for i := range m.workers {
 		m.workers[i] = &workerSlot{id: i + 1}
