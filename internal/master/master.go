@@ -472,7 +472,9 @@ func (m *Master) setupLogging() error {
 	}
 	// A reload keeps the descriptors (PM-20) unless log-reopen asks for a
 	// fresh open (after logrotate moved the file away).
+	sink := &logFailures{log: os.Stderr, target: target}
 	if target != "" && (m.reloads == 0 || cfg.Bool("log-reopen")) {
+		sink.orig = keepOrigStderr()
 		flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		if cfg.Bool("log-truncate") {
 			flags |= os.O_TRUNC
@@ -507,7 +509,7 @@ func (m *Master) setupLogging() error {
 			dateFmt = ""
 		}
 	}
-	m.log = logging.NewLogger(os.Stderr, dateFmt, dated)
+	m.log = logging.NewLogger(sink, dateFmt, dated)
 	for _, w := range routerWarnings {
 		m.log.Printf("%v", w)
 	}
@@ -681,6 +683,7 @@ func (m *Master) bootSpec() boot.Spec {
 		DelHeaders:        cfg.List("del-header"),
 		TrustedProxies:    cfg.List("trusted-proxy"),
 		Harakiri:          cfg.Int("harakiri"),
+		HarakiriVerbose:   cfg.Bool("harakiri-verbose"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,
 		LogFormat:         cfg.String("logformat"),
