@@ -77,7 +77,7 @@ func (m *Master) serveEmperor(pipe *os.File, cmds chan<- command) {
 			m.cmdMu.Unlock()
 			return
 		}
-		m.log.Printf("received message %d from emperor", buf[0])
+		m.log.Verbosef("received message %d from emperor", buf[0]) // dated, as uWSGI logs it
 		switch buf[0] {
 		case 0:
 			cmds <- cmdStop

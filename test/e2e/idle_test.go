@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -61,5 +64,29 @@ func TestDieOnIdle(t *testing.T) {
 			"goodbye":       LogHasLine(log, "goodbye to uWSGI."),
 			"cheap_line":    LogHasLine(log, "cheap mode enabled"),
 		}
+	})
+}
+
+// TestDieOnIdleVassal: OP-60 under an emperor, the idle vassal asks its
+// emperor to stop it (byte 22), and the emperor does.
+func TestDieOnIdleVassal(t *testing.T) {
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		vassals := filepath.Join(e.Vars["dir"], "vassals")
+		if err := os.Mkdir(vassals, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ini := fmt.Sprintf("[uwsgi]\nplugin = python3\nmaster = true\nprocesses = 1\nhttp-socket = %s\nwsgi-file = %s\nidle = 2\ndie-on-idle = true\n",
+			e.Addr("http"), filepath.Join(e.Vars["apps"], "hello.py"))
+		if err := os.WriteFile(filepath.Join(vassals, "idle.ini"), []byte(ini), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srv := Start(t, e.Impl.Name, e.Impl.Bin, []string{"--emperor", vassals}, StartOptions{Dir: e.Vars["dir"], Ready: `vassal idle\.ini is ready to accept requests`})
+		srv.WaitLog(t, `workers have been inactive for more than 2 seconds`, StartTimeout)
+		srv.WaitLog(t, `received message 0 from emperor`, StartTimeout)
+		srv.WaitLog(t, `\[emperor\] stop the uwsgi instance idle\.ini`, StartTimeout)
+		srv.WaitLog(t, `\[emperor\] removed uwsgi instance idle\.ini`, StartTimeout)
+		// Leave nothing for the emperor to start again while it stops.
+		os.Remove(filepath.Join(vassals, "idle.ini"))
+		return "the idle vassal asked its emperor to stop it"
 	})
 }
