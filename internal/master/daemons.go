@@ -208,7 +208,11 @@ func (m *Master) daemonDied(pid int, ws unix.WaitStatus) bool {
 		}
 		d.pid = 0
 		if d.smart() {
-			m.log.Printf("subprocess %d exited with code %d", pid, ws.ExitStatus())
+			if ws.Signaled() {
+				m.log.Printf("subprocess %d exited by signal %d", pid, ws.Signal())
+			} else {
+				m.log.Printf("subprocess %d exited with code %d", pid, ws.ExitStatus())
+			}
 			return true
 		}
 		d.respawns++
