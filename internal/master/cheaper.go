@@ -233,10 +233,12 @@ func (m *Master) checkBusyness() {
 // without a request the master stops every worker and waits for a
 // connection on any socket to start them again; with die-on-idle the
 // instance ends instead (a vassal asks its emperor to stop it, so that an
-// on-demand emperor goes back to waiting for connections).
+// on-demand emperor goes back to waiting for connections). `cheap` starts
+// the instance that way: no worker until the first connection.
 type idler struct {
-	after      time.Duration
+	after      time.Duration // 0: never by idleness (cheap alone)
 	die        bool
+	startCheap bool
 	lastActive time.Time
 	lastTotal  int64
 	cheap      bool          // workers stopped, waiting for a connection
@@ -245,20 +247,33 @@ type idler struct {
 	quit       chan struct{} // ends the socket watcher
 }
 
-// setupIdle reads idle and die-on-idle; nil when idle is off.
+// setupIdle reads idle, die-on-idle and cheap; nil when neither idle nor
+// cheap is set.
 func (m *Master) setupIdle() *idler {
-	secs := m.cfg.Int("idle")
-	if secs <= 0 {
+	secs, cheap := m.cfg.Int("idle"), m.cfg.Bool("cheap")
+	if secs <= 0 && !cheap {
 		return nil
 	}
-	return &idler{after: time.Duration(secs) * time.Second, die: m.cfg.Bool("die-on-idle"), lastActive: time.Now()}
+	return &idler{after: time.Duration(max(secs, 0)) * time.Second, die: m.cfg.Bool("die-on-idle"),
+		startCheap: cheap, lastActive: time.Now()}
+}
+
+// startsCheap reports whether slot w waits for the first connection
+// (cheap) instead of being spawned at startup; it is then remembered.
+func (m *Master) startsCheap(w *workerSlot) bool {
+	if m.idle == nil || !m.idle.startCheap {
+		return false
+	}
+	w.cheaped = true
+	m.idle.asleep = append(m.idle.asleep, w)
+	return true
 }
 
 // checkIdle runs once per master cycle; true means the instance must stop
 // now (die-on-idle without an emperor).
 func (m *Master) checkIdle() bool {
 	id := m.idle
-	if id == nil || id.cheap || m.paused {
+	if id == nil || id.after == 0 || id.cheap || m.paused {
 		return false
 	}
 	now := time.Now()
@@ -315,6 +330,13 @@ func (m *Master) goCheap() {
 		m.board.Worker(w.id).Pid.Store(0)
 		id.asleep = append(id.asleep, w)
 	}
+	m.enterCheap()
+}
+
+// enterCheap watches the sockets for the connection that wakes the
+// workers in id.asleep up.
+func (m *Master) enterCheap() {
+	id := m.idle
 	id.cheap = true
 	id.wake, id.quit = make(chan struct{}), make(chan struct{})
 	fds := make([]unix.PollFd, 0, len(m.listeners))
@@ -334,7 +356,7 @@ func (m *Master) wakeFromIdle() {
 	id.lastActive = time.Now()
 	for _, w := range id.asleep {
 		w.cheaped = false
-		if err := m.spawn(w, true); err != nil {
+		if err := m.spawn(w, w.everSpawned); err != nil {
 			m.log.Printf("%v", err)
 		}
 	}

@@ -283,9 +283,15 @@ func (m *Master) run() (int, error) {
 			m.workers[i].cheaped = true // PM-50: started when load asks
 			continue
 		}
+		if m.startsCheap(m.workers[i]) {
+			continue
+		}
 		if err := m.spawn(m.workers[i], false); err != nil {
 			return 1, err
 		}
+	}
+	if m.idle != nil && m.idle.startCheap {
+		m.enterCheap()
 	}
 	if err := m.startAux(); err != nil {
 		return 1, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -88,5 +89,19 @@ func TestDieOnIdleVassal(t *testing.T) {
 		// Leave nothing for the emperor to start again while it stops.
 		os.Remove(filepath.Join(vassals, "idle.ini"))
 		return "the idle vassal asked its emperor to stop it"
+	})
+}
+
+// TestCheapStart: `cheap` starts no worker; the first connection spawns
+// them (their first spawn: "spawned", not "Respawned") and is served.
+func TestCheapStart(t *testing.T) {
+	setup := Setup{Args: helloArgs("--processes", "2", "--cheap"), Ready: `cheap mode enabled: waiting for socket connection\.\.\.`}
+	Differential(t, setup, func(t *testing.T, e *Env) any {
+		res := map[string]any{"workers_before": strings.Count(e.Srv.Log(), "spawned uWSGI worker")}
+		wantHello(t, e.Addr("http"))
+		workerPids(t, e.Srv, 2)
+		res["respawn_lines"] = strings.Count(e.Srv.Log(), "Respawned uWSGI worker")
+		res["exit"] = e.Srv.Stop(t)
+		return res
 	})
 }
