@@ -47,9 +47,8 @@ func (m *Master) daemonSpecs() []*attachedDaemon {
 	}
 	for _, opt := range []string{"smart-attach-daemon", "smart-attach-daemon2"} {
 		for _, spec := range m.cfg.List(opt) {
-			pidfile, cmd, ok := strings.Cut(strings.TrimSpace(spec), " ")
-			cmd = strings.TrimSpace(cmd)
-			if !ok || cmd == "" {
+			pidfile, cmd, ok := parseSmartSpec(spec)
+			if !ok {
 				m.log.Printf("[uwsgi-daemons] invalid %s value %q: want \"PIDFILE COMMAND\"", opt, spec)
 				continue
 			}
@@ -58,6 +57,13 @@ func (m *Master) daemonSpecs() []*attachedDaemon {
 		}
 	}
 	return out
+}
+
+// parseSmartSpec splits a smart-attach-daemon value, "PIDFILE COMMAND".
+func parseSmartSpec(spec string) (pidfile, cmd string, ok bool) {
+	pidfile, cmd, _ = strings.Cut(strings.TrimSpace(spec), " ")
+	cmd = strings.TrimSpace(cmd)
+	return pidfile, cmd, pidfile != "" && cmd != ""
 }
 
 // parseDaemon2 reads one attach-daemon2 value; unknown keys are ignored.
@@ -173,11 +179,17 @@ func readPidfile(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
+	pid, ok := parsePid(b)
+	if !ok {
 		return 0, fmt.Errorf("pidfile %s: no pid in %q", path, b)
 	}
 	return pid, nil
+}
+
+// parsePid reads a pidfile's content: a positive number, blanks around it.
+func parsePid(b []byte) (int, bool) {
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, err == nil && pid > 0
 }
 
 func writeDaemonPidfile(path string, pid int) error {

@@ -3,6 +3,7 @@ package master
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -65,4 +66,43 @@ func TestReadPidfile(t *testing.T) {
 	if _, err := readPidfile(filepath.Join(dir, "missing")); err == nil {
 		t.Errorf("missing pidfile read without error")
 	}
+}
+
+// TestParseSmartSpec: smart-attach-daemon's "PIDFILE COMMAND".
+func TestParseSmartSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in, pidfile, cmd string
+		ok               bool
+	}{
+		{"/run/d.pid memcached -d -P /run/d.pid", "/run/d.pid", "memcached -d -P /run/d.pid", true},
+		{"  /p   cmd  ", "/p", "cmd", true},
+		{"/p", "/p", "", false},
+		{"", "", "", false},
+	} {
+		pidfile, cmd, ok := parseSmartSpec(tc.in)
+		if pidfile != tc.pidfile || cmd != tc.cmd || ok != tc.ok {
+			t.Errorf("parseSmartSpec(%q) = %q, %q, %v", tc.in, pidfile, cmd, ok)
+		}
+	}
+}
+
+func FuzzParseSmartSpec(f *testing.F) {
+	f.Add("/run/d.pid memcached -d")
+	f.Add(" \t x")
+	f.Fuzz(func(t *testing.T, s string) {
+		pidfile, cmd, ok := parseSmartSpec(s)
+		if ok && (pidfile == "" || cmd == "" || strings.Contains(pidfile, " ")) {
+			t.Fatalf("parseSmartSpec(%q) = %q, %q", s, pidfile, cmd)
+		}
+	})
+}
+
+func FuzzParsePid(f *testing.F) {
+	f.Add([]byte("1234\n"))
+	f.Add([]byte("-1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if pid, ok := parsePid(b); ok && pid <= 0 {
+			t.Fatalf("parsePid(%q) = %d", b, pid)
+		}
+	})
 }
