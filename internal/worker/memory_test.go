@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/embed"
 	"github.com/gosgi/gosgi/internal/logging"
@@ -18,6 +20,7 @@ func TestMemoryReadOncePerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	quietStderr(t) // finish writes the request lines to fd 2
 	reads := 0
 	readMemory = func() (int64, int64) { reads++; return 10 << 20, 100 << 20 }
 	defer func() { readMemory = statm }()
@@ -35,7 +38,7 @@ func TestMemoryReadOncePerRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			w := &Worker{id: 1, cfg: &cfg, board: board, slot: board.Worker(1), started: time.Now(),
-				reqLog: io.Discard, log: logging.NewLogger(io.Discard, "", false), spec: &boot.Spec{Master: true}}
+				log: logging.NewLogger(io.Discard, "", false), spec: &boot.Spec{Master: true}}
 			l := &loop{w: w}
 			reads = 0
 			for i := 0; i < 3; i++ {
@@ -50,4 +53,20 @@ func TestMemoryReadOncePerRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quietStderr points fd 2 at /dev/null for the test.
+func quietStderr(t *testing.T) {
+	t.Helper()
+	saved, err := unix.Dup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	null, err := unix.Open("/dev/null", unix.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Dup2(null, 2)
+	unix.Close(null)
+	t.Cleanup(func() { unix.Dup2(saved, 2); unix.Close(saved) })
 }
