@@ -29,6 +29,14 @@ func livePidIn(t *testing.T, path string, not int, timeout time.Duration) int {
 	}
 }
 
+// killDaemon signals a daemon and, when it leads one, its process group:
+// both implementations start smart-attach-daemon2's command through a
+// shell that leads its group, and the pidfile names that shell.
+func killDaemon(pid int, sig syscall.Signal) {
+	syscall.Kill(-pid, sig)
+	syscall.Kill(pid, sig)
+}
+
 // TestSmartAttachDaemon: PM-75 / OP-91, a daemon followed through its
 // pidfile: its pid survives a graceful reload (the new image adopts it:
 // "found valid/active pidfile"), a killed daemon is started again, and a
@@ -54,7 +62,7 @@ func TestSmartAttachDaemon(t *testing.T) {
 				t.Cleanup(func() {
 					if b, err := os.ReadFile(pidfile); err == nil {
 						if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
-							syscall.Kill(pid, syscall.SIGKILL)
+							killDaemon(pid, syscall.SIGKILL)
 						}
 					}
 				})
@@ -66,7 +74,7 @@ func TestSmartAttachDaemon(t *testing.T) {
 				wantHello(t, e.Addr("http"))
 				res := map[string]any{"survives_reload": processAlive(first)}
 
-				syscall.Kill(first, syscall.SIGTERM)
+				killDaemon(first, syscall.SIGTERM)
 				second := livePidIn(t, pidfile, first, 10*time.Second)
 				res["respawned"] = second != first
 
