@@ -144,6 +144,7 @@ type Worker struct {
 	// DelHeaders are app response headers dropped (del-header).
 	DelHeaders        []string `json:"del_headers,omitempty"`
 	Harakiri          int      `json:"harakiri"`
+	HarakiriVerbose   bool     `json:"harakiri_verbose,omitempty"`
 	ScoreboardFD      int      `json:"scoreboard_fd"`
 	LogDate           *string  `json:"log_date"`
 	LogFormat         string   `json:"log_format,omitempty"`

@@ -74,12 +74,17 @@ type Master struct {
 	routes  []route.Option
 	paused  bool     // SIGTSTP
 	cheaper *cheaper // adaptive worker count, nil when off
+	idle    *idler   // cheap-on-idle (idle, die-on-idle), nil when off
+	emperor *os.File // the emperor's socket when a vassal
 	sigs    chan os.Signal
 	cmds    chan command // control commands: master fifo, fs-reload, emperor
 	cmdMu   sync.Mutex   // held while an emperor message is read; reload keeps it
 	aux     []*auxProc   // mules and spoolers
 	daemons []*attachedDaemon
 	tls     map[int]string // TLS spec of https sockets, by socket index
+
+	caps      []int          // cap (OP-81), when kept through the drop to uid
+	capThread *privs.Spawner // the thread that keeps them (caps.go)
 
 	inherited     *sockets.Inherited         // sockets received at startup
 	usedInherited map[*sockets.Listener]bool // those already given a configured name
@@ -171,6 +176,9 @@ func (m *Master) run() (int, error) {
 	if title := m.titles().For("master"); title != "" {
 		embed.SetTitle(title)
 	}
+	if err := m.setupCaps(); err != nil {
+		return 1, err
+	}
 	m.banner()
 	if cfg.Bool("show-config") {
 		cfg.WriteShowConfig(os.Stderr)
@@ -204,7 +212,7 @@ func (m *Master) run() (int, error) {
 			return 1, err
 		}
 	}
-	if err := m.setupSockets(); err != nil {
+	if err := m.onCapThread(m.setupSockets); err != nil {
 		return 1, err
 	}
 	if delayDrop && !cfg.Bool("master-as-root") {
@@ -267,6 +275,7 @@ func (m *Master) run() (int, error) {
 		return 1, err
 	}
 	m.cheaper = c
+	m.idle = m.setupIdle()
 	m.workers = make([]*workerSlot, m.processes)
 	for i := range m.workers {
 		m.workers[i] = &workerSlot{id: i + 1}
@@ -274,16 +283,22 @@ func (m *Master) run() (int, error) {
 			m.workers[i].cheaped = true // PM-50: started when load asks
 			continue
 		}
+		if m.startsCheap(m.workers[i]) {
+			continue
+		}
 		if err := m.spawn(m.workers[i], false); err != nil {
 			return 1, err
 		}
+	}
+	if m.idle != nil && m.idle.startCheap {
+		m.enterCheap()
 	}
 	if err := m.startAux(); err != nil {
 		return 1, err
 	}
 	m.daemons = m.daemonSpecs()
 	for _, d := range m.daemons {
-		m.spawnDaemon(d)
+		m.startDaemon(d)
 	}
 	notifyReady()
 	return m.loop()
@@ -293,12 +308,18 @@ func (m *Master) dropPrivileges() error {
 	if m.reloads > 0 {
 		return nil // already done by the first image
 	}
-	return privs.Drop(privs.Request{
-		UID:          m.cfg.String("uid"),
-		GID:          m.cfg.String("gid"),
-		NoInitgroups: m.cfg.Bool("no-initgroups"),
-		AddGIDs:      m.cfg.List("add-gid"),
-	}, m.log.Printf)
+	drop := func() error {
+		return privs.Drop(privs.Request{
+			UID:          m.cfg.String("uid"),
+			GID:          m.cfg.String("gid"),
+			NoInitgroups: m.cfg.Bool("no-initgroups"),
+			AddGIDs:      m.cfg.List("add-gid"),
+		}, m.log.Printf)
+	}
+	if m.capThread != nil {
+		return m.capThread.KeepCaps(m.caps, drop)
+	}
+	return drop()
 }
 
 // daemonize re-runs this command line in the background, detached, with
@@ -457,7 +478,9 @@ func (m *Master) setupLogging() error {
 	}
 	// A reload keeps the descriptors (PM-20) unless log-reopen asks for a
 	// fresh open (after logrotate moved the file away).
+	sink := &logFailures{log: os.Stderr, target: target}
 	if target != "" && (m.reloads == 0 || cfg.Bool("log-reopen")) {
+		sink.orig = keepOrigStderr()
 		flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		if cfg.Bool("log-truncate") {
 			flags |= os.O_TRUNC
@@ -492,7 +515,7 @@ func (m *Master) setupLogging() error {
 			dateFmt = ""
 		}
 	}
-	m.log = logging.NewLogger(os.Stderr, dateFmt, dated)
+	m.log = logging.NewLogger(sink, dateFmt, dated)
 	for _, w := range routerWarnings {
 		m.log.Printf("%v", w)
 	}
@@ -666,6 +689,7 @@ func (m *Master) bootSpec() boot.Spec {
 		DelHeaders:        cfg.List("del-header"),
 		TrustedProxies:    cfg.List("trusted-proxy"),
 		Harakiri:          cfg.Int("harakiri"),
+		HarakiriVerbose:   cfg.Bool("harakiri-verbose"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,
 		LogFormat:         cfg.String("logformat"),

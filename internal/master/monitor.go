@@ -56,7 +56,7 @@ func (m *Master) snapshot() *stats.Snapshot {
 		},
 	})
 	for _, d := range m.daemons { // ST-8
-		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.pid, Respawns: d.respawns})
+		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.statsPid(), Respawns: d.respawns})
 	}
 	m.fillCachesSpoolersCrons(s)
 	return s

@@ -29,14 +29,30 @@ def _prefix():
 
 def log(msg):
     """Write one server message line to the log (fd 2), whole."""
-    os.write(2, (_prefix() + msg + "\n").encode("utf-8", "backslashreplace"))
+    try:
+        os.write(2, (_prefix() + msg + "\n").encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass  # an unwritable log (a full disk) loses the line, nothing else
+
+
+class _LogFile(io.FileIO):
+    """fd 2 for print() and tracebacks; a failed write loses the text
+    instead of raising into the app or the loader."""
+
+    def write(self, b):
+        try:
+            return super().write(b)
+        except OSError:
+            return len(b)
 
 
 def _setup_stdio():
     # PY-20: print() and tracebacks land in the log, line by line.
     if os.isatty(0):
         return
-    stream = io.open(2, "w", buffering=1, encoding="UTF-8", errors="backslashreplace", closefd=False)
+    stream = io.TextIOWrapper(io.BufferedWriter(_LogFile(2, "w", closefd=False)), encoding="UTF-8",
+                              errors="backslashreplace", line_buffering=True)
+    stream.mode = "w"
     sys.stdout = sys.__stdout__ = sys.stderr = sys.__stderr__ = stream
 
 

@@ -38,6 +38,7 @@ type loop struct {
 	line         logging.RequestLine
 	extra        logging.RequestExtra // logformat inputs beyond the request line
 	logbuf       []byte
+	mem          requestMemory
 	http         []byte // C-memory "http" and "https" for wsgi.url_scheme
 	https        []byte
 }
@@ -540,6 +541,7 @@ func (l *loop) noApp(fd int, block []byte, start time.Time) {
 // finish updates the counters and writes the request log line (LG-1).
 func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time) {
 	w := l.w
+	l.mem.read = false // a new request: its memory is read afresh when wanted
 	d := time.Since(start)
 	total := w.board.Header.TotalRequests.Add(1)
 	w.slot.Requests.Add(1)
@@ -579,9 +581,7 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	buf := l.logbuf[:0]
 	var rss, vsz int64
 	if w.cfg.MemoryReport { // LG-4
-		rss, vsz = memory()
-		w.slot.RSS.Store(rss)
-		w.slot.VSZ.Store(vsz)
+		rss, vsz = l.memory()
 		buf = logging.AppendMemoryReport(buf, vsz, rss)
 	}
 	if w.cfg.LogJSON {
@@ -626,9 +626,7 @@ func (l *loop) maybeRecycle() {
 		reason = "max-requests"
 	}
 	if reason == "" && (w.cfg.ReloadOnRSS > 0 || w.cfg.ReloadOnAS > 0) {
-		rss, vsz := memory()
-		w.slot.RSS.Store(rss)
-		w.slot.VSZ.Store(vsz)
+		rss, vsz := l.memory()
 		switch {
 		case w.cfg.ReloadOnRSS > 0 && rss >= w.cfg.ReloadOnRSS:
 			reason = "reload-on-rss"
@@ -659,8 +657,32 @@ func (l *loop) maybeRecycle() {
 	}
 }
 
-// memory reads this process's resident and virtual size (memory-report).
-func memory() (rss, vsz int64) {
+// requestMemory is the worker's memory after the current request, read
+// once for memory-report and reload-on-rss/reload-on-as together.
+type requestMemory struct {
+	read     bool
+	rss, vsz int64
+}
+
+// memory returns the worker's resident and virtual size after the current
+// request, reading /proc/self once per request, and publishes them for
+// stats.
+func (l *loop) memory() (rss, vsz int64) {
+	if !l.mem.read {
+		l.mem.rss, l.mem.vsz = readMemory()
+		l.mem.read = true
+		l.w.slot.RSS.Store(l.mem.rss)
+		l.w.slot.VSZ.Store(l.mem.vsz)
+	}
+	return l.mem.rss, l.mem.vsz
+}
+
+// readMemory reads this process's resident and virtual size; a variable
+// so that tests can count the reads.
+var readMemory = statm
+
+// statm reads /proc/self/statm.
+func statm() (rss, vsz int64) {
 	var buf [128]byte
 	fd, err := unix.Open("/proc/self/statm", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
