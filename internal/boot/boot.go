@@ -60,6 +60,13 @@ type Spec struct {
 	PyAutoreload       int      `json:"py_autoreload,omitempty"`
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
 	Worker             Worker   `json:"worker"`
+
+	// Gevent is the number of async cores of gevent mode (gevent = N), 0
+	// off; the loader and the hub loop read the gevent-* flags.
+	Gevent                 int  `json:"gevent,omitempty"`
+	GeventMonkeyPatch      bool `json:"gevent_monkey_patch,omitempty"`
+	GeventEarlyMonkeyPatch bool `json:"gevent_early_monkey_patch,omitempty"`
+	GeventWaitForHub       bool `json:"gevent_wait_for_hub,omitempty"`
 }
 
 // Titles are the process titles of procname, procname-prefix(-spaced) and

@@ -17,6 +17,7 @@
 #include "shim.h"
 
 extern PyThreadState *gosgi_main_ts;
+int gosgi_async_module_init(PyObject *m); // async.c
 
 #define MAX_CORES 1024
 #define MAX_APPS 64
@@ -95,6 +96,10 @@ static int send_all(core_t *c, struct iovec *iov, int iovcnt) {
 		ssize_t n = sendmsg(c->req->fd, &msg, flags);
 		if (n < 0) {
 			if (errno == EINTR) continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && gosgi_async_mode) {
+				if (gosgi_async_wait(c->req->fd, 1) == 0) continue; // gevent: other greenlets run
+				break;
+			}
 			if ((errno == EAGAIN || errno == EWOULDBLOCK) && (flags & MSG_DONTWAIT)) {
 				flags = MSG_NOSIGNAL; // now block, bounded by SO_SNDTIMEO
 				ts = py.PyEval_SaveThread();
@@ -418,7 +423,9 @@ static int fill(core_t *c, size_t want) {
 	if (want > LA_CAP) want = LA_CAP;
 	if ((long long)want > c->remaining) want = c->remaining;
 	ssize_t n = recv(c->req->fd, c->la_buf, want, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && gosgi_async_mode) {
+		n = gosgi_async_recv(c->req->fd, c->la_buf, want);
+	} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		c->req->switches++;
 		PyThreadState *ts = py.PyEval_SaveThread();
 		do {
@@ -472,7 +479,9 @@ static PyObject *input_read(PyObject *self, PyObject *args) {
 	while (got < size) {
 		// Large reads go straight into the result; no look-ahead copy.
 		ssize_t n = recv(c->req->fd, dst + got, size - got, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && gosgi_async_mode) {
+			n = gosgi_async_recv(c->req->fd, dst + got, size - got);
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			c->req->switches++; // a wait for the client, as uWSGI counts them
 			PyThreadState *ts = py.PyEval_SaveThread();
 			do {
@@ -635,6 +644,7 @@ int gosgi_python_module_init(void) {
 		if (!f || py.PyObject_SetAttrString(m, d->ml_name, f) < 0) goto fail;
 		py.Py_DecRef(f);
 	}
+	if (gosgi_async_module_init(m) < 0) goto fail;
 	size_t len;
 	const char *b = gosgi_bundle(&len);
 	PyObject *bytes = py.PyBytes_FromStringAndSize(b, len);
@@ -846,7 +856,7 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 	if (file_wrapper_fn) py.PyDict_SetItem(env, k_file_wrapper, file_wrapper_fn);
 	py.PyDict_SetItem(env, k_uwsgi_version, v_uwsgi_version);
 	py.PyDict_SetItem(env, k_uwsgi_node, v_uwsgi_node);
-	if (multi_cores) {
+	if (multi_cores || gosgi_async_mode) {
 		PyObject *id = py.PyLong_FromLong(c->id);
 		py.PyDict_SetItem(env, k_uwsgi_core, id);
 		py.Py_DecRef(id);
@@ -881,10 +891,14 @@ static int send_file(core_t *c, PyObject *result) {
 	if (!c->headers_sent && send_headers(c) < 0) return -1;
 	if (flush_out(c, NULL, 0) < 0) return 1;
 	c->req->sendfile = 1;
-	PyThreadState *ts = py.PyEval_SaveThread();
+	PyThreadState *ts = gosgi_async_mode ? NULL : py.PyEval_SaveThread();
 	for (;;) {
 		ssize_t n = sendfile(c->req->fd, fd, &pos, 1 << 20);
 		if (n < 0 && errno == EINTR) continue;
+		if (n < 0 && errno == EAGAIN && gosgi_async_mode) {
+			if (gosgi_async_wait(c->req->fd, 1) == 0) continue;
+			errno = EIO;
+		}
 		if (n < 0) {
 			c->req->write_error = 1;
 			break;
@@ -892,7 +906,7 @@ static int send_file(core_t *c, PyObject *result) {
 		if (n == 0) break;
 		c->req->body_bytes += n;
 	}
-	py.PyEval_RestoreThread(ts);
+	if (ts) py.PyEval_RestoreThread(ts);
 	lseek(fd, pos, SEEK_SET);
 	return 1;
 }
@@ -939,6 +953,7 @@ static int iterate_body(core_t *c, PyObject *result) {
 		}
 		py.Py_DecRef(item);
 		if (rc < 0 || c->req->write_error) break;
+		if (gosgi_async_mode) gosgi_async_yield(); // uWSGI's async loop switches after each item
 	}
 	py.Py_DecRef(it);
 	if (rc == 0 && py.PyErr_Occurred()) rc = -1;
@@ -964,6 +979,16 @@ int gosgi_handle(int id, gosgi_req *r) {
 	core_t *c = cores[id];
 	if (!c || r->app < 0 || r->app >= napps) return -1;
 	py.PyEval_RestoreThread(c->ts);
+	gosgi_run_request(id, r);
+	c->ts = py.PyEval_SaveThread();
+	return 0;
+}
+
+// gosgi_run_request runs the app on r with the GIL held: environ, the call,
+// the body and the writes.
+int gosgi_run_request(int id, gosgi_req *r) {
+	core_t *c = id >= 0 && id < MAX_CORES ? cores[id] : NULL;
+	if (!c || r->app < 0 || r->app >= napps) return -1;
 	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->req, r, __ATOMIC_RELEASE);
 	c->headers_sent = 0;
@@ -982,12 +1007,18 @@ int gosgi_handle(int id, gosgi_req *r) {
 		py.PyTuple_SetItem(args, 0, c->environ);
 		py.Py_IncRef(c->start_response);
 		py.PyTuple_SetItem(args, 1, c->start_response);
+		// gevent mode counts the call and the end of the body as switches,
+		// as uWSGI's async loop does.
+		if (gosgi_async_mode) r->switches++;
 		PyObject *result = py.PyObject_Call(apps[r->app], args, NULL);
 		py.Py_DecRef(args);
 		if (!result) {
 			failed = 1;
 		} else {
-			if (iterate_body(c, result) < 0) failed = 1;
+			if (iterate_body(c, result) < 0)
+				failed = 1;
+			else if (gosgi_async_mode)
+				r->switches++;
 			if (failed) {
 				py.PyErr_PrintEx(0);
 			} else if (!c->headers_sent && send_headers(c) < 0) {
@@ -1022,8 +1053,12 @@ int gosgi_handle(int id, gosgi_req *r) {
 	py.PyDict_Clear(c->environ);
 	r->body_left = c->remaining;
 	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
-	c->ts = py.PyEval_SaveThread();
 	return 0;
+}
+
+PyThreadState *gosgi_core_ts(int id) { return id >= 0 && id < MAX_CORES && cores[id] ? cores[id]->ts : NULL; }
+void gosgi_core_set_ts(int id, PyThreadState *ts) {
+	if (id >= 0 && id < MAX_CORES && cores[id]) cores[id]->ts = ts;
 }
 
 // gosgi_harakiri_reply answers core id's stuck request with a 504 unless the
@@ -1045,13 +1080,19 @@ long gosgi_after_request(int id) {
 	core_t *c = cores[id];
 	if (!c || !after_req_hook) return 0;
 	py.PyEval_RestoreThread(c->ts);
+	gosgi_after_request_locked();
+	c->ts = py.PyEval_SaveThread();
+	return 0;
+}
+
+// gosgi_after_request_locked runs uwsgi.after_req_hook with the GIL held.
+void gosgi_after_request_locked(void) {
+	if (!after_req_hook) return;
 	PyObject *res = py.PyObject_CallObject(after_req_hook, NULL);
 	if (res)
 		py.Py_DecRef(res);
 	else
 		py.PyErr_PrintEx(0);
-	c->ts = py.PyEval_SaveThread();
-	return 0;
 }
 
 void gosgi_worker_exit(void) {

@@ -54,6 +54,7 @@ type Master struct {
 	hasMaster bool
 	processes int
 	threads   int
+	gevent    int // async cores of gevent mode, 0 off
 	mercy     time.Duration
 
 	listeners []*sockets.Listener
@@ -161,6 +162,7 @@ func (m *Master) run() (int, error) {
 	if m.threads < 1 {
 		m.threads = 1
 	}
+	m.gevent = max(cfg.Int("gevent"), 0)
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
 	if title := m.titles().For("master"); title != "" {
@@ -546,6 +548,8 @@ func (m *Master) startPython() error {
 	}
 	mode := "preforking"
 	switch {
+	case m.gevent > 0:
+		mode = "async"
 	case m.processes == 1 && m.threads > 1:
 		mode = "threaded"
 	case m.processes > 1 && m.threads > 1:
@@ -567,6 +571,15 @@ func (m *Master) startPython() error {
 	}
 	m.zygote = z
 	return nil
+}
+
+// cores is the number of request cores per worker: threads, or the async
+// cores of gevent mode.
+func (m *Master) cores() int {
+	if m.gevent > 0 {
+		return m.gevent
+	}
+	return m.threads
 }
 
 func (m *Master) bootSpec() boot.Spec {
@@ -603,6 +616,11 @@ func (m *Master) bootSpec() boot.Spec {
 	if s.Lazy {
 		s.AppPID = 0 // each worker logs its own pid (PM-6)
 	}
+	// gevent mode (internal/worker/gevent.go)
+	s.Gevent = m.gevent
+	s.GeventMonkeyPatch = cfg.Bool("gevent-monkey-patch")
+	s.GeventEarlyMonkeyPatch = cfg.Bool("gevent-early-monkey-patch")
+	s.GeventWaitForHub = cfg.Bool("gevent-wait-for-hub")
 	for _, e := range cfg.Entries() {
 		s.Opt = append(s.Opt, boot.Opt{Key: e.Key, Value: e.Value, NoValue: e.NoValue})
 	}
@@ -713,6 +731,9 @@ func (m *Master) banner() {
 	l.Printf("your memory page size is %d bytes", os.Getpagesize())
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		l.Printf("detected max file descriptor number: %d", rl.Cur)
+		if m.gevent > 0 {
+			l.Printf("- async cores set to %d - fd table size: %d", m.gevent, rl.Cur)
+		}
 	}
 	l.Printf("lock engine: pthread robust mutexes")
 	l.Printf("thunder lock: disabled (you can enable it with --thunder-lock)")

@@ -368,6 +368,8 @@ def boot():
     sys.meta_path.insert(0, _BundledModules({"uwsgidecorators": "uwsgidecorators.py"}))
     _gosgi.set_file_wrapper(FileWrapper)
     _module_aliases()
+    if SPEC.get("gevent_early_monkey_patch"):  # before anything of the app is imported
+        _gevent_monkey_patch()
     # shared-import: modules imported once here, before the fork, as import.
     _run_imports(_opt_list("shared-import", "shared-pyimport", "shared-py-import", "shared-python-import"))
     _run_imports(SPEC.get("imports") or [])
@@ -385,6 +387,8 @@ def boot():
 def worker_init(worker_id):
     """Runs in each freshly forked worker, before it serves requests."""
     uwsgi = sys.modules["uwsgi"]
+    if SPEC.get("gevent"):
+        _gevent_worker_init()
     uwsgi._worker_started(worker_id)
     uwsgi._process_started("worker", worker_id)
     _post_fork()
@@ -450,6 +454,23 @@ def _start_autoreloader(worker_id):
                     return
 
     threading.Thread(target=run, name="uwsgi-python-reloader", daemon=True).start()
+
+
+def _gevent_monkey_patch():
+    from gevent import monkey
+
+    monkey.patch_all()
+
+
+def _gevent_worker_init():
+    """gevent mode: the hub loop module, and the monkey patch of
+    gevent-monkey-patch (after the apps are loaded, as uWSGI does it)."""
+    import gevent
+
+    gevent.reinit()  # forked from the zygote
+    _make_module("_gosgi_gevent", "gevent_loop.py")
+    if SPEC.get("gevent_monkey_patch") and not SPEC.get("gevent_early_monkey_patch"):
+        _gevent_monkey_patch()
 
 
 def worker_exit():

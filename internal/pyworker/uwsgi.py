@@ -9,11 +9,13 @@
 # here so that every child inherits it. The master (Go) runs no Python, so
 # what uWSGI's master drives (timers, cron, file monitors) is driven by a
 # thread of worker 1 instead.
+import errno as _errno
 import os
 import signal as _signal
 import socket as _socket
 import sys as _sys
 import time as _time
+import weakref as _weakref
 
 import _gosgi
 
@@ -24,12 +26,12 @@ version = _spec["version"].encode()
 version_info = tuple(int(x) for x in _spec["version"].split("-")[0].split(".")[:3]) + (0, b"")
 hostname = _spec["hostname"].encode()
 numproc = _spec.get("processes", 1)
-cores = _spec.get("threads", 1)
+cores = _spec.get("gevent") or _spec.get("threads", 1)
 has_threads = 1
 buffer_size = _spec.get("buffer_size", 4096)
 started_on = _spec.get("started_on", int(_time.time()))
 is_a_reload = bool(_spec.get("reloads", 0))
-loop = None
+loop = b"gevent" if _spec.get("gevent") else None
 applications = None
 unbit = None
 SPOOL_OK = -2
@@ -1535,6 +1537,112 @@ def rpc(node, name, *args):
     if node not in (None, "", b""):
         raise ValueError("remote rpc is not provided by gosgi (see docs/compat.md)")
     return call(name, *args)
+
+
+# ----------------------------------------------------------------- async
+# uWSGI's async API. In gevent mode (gevent = N) a request's greenlet
+# registers what it waits for (wait_fd_read, wait_fd_write, async_sleep);
+# suspend() lets the other greenlets run until the first of them fires, and
+# ready_fd() then names the fd that did (-1: a timeout). uWSGI 2.0.21's
+# gevent loop refuses wait_fd_* and ignores async_sleep; gosgi waits as the
+# API describes (docs/compat.md). Outside gevent mode, as in uWSGI, there is
+# nothing to switch to: suspend and green_schedule return at once and
+# wait_fd_* raise.
+
+_async_waits = _weakref.WeakKeyDictionary()  # greenlet -> [(fd, None for a timer; write; timeout)]
+_async_ready = _weakref.WeakKeyDictionary()  # greenlet -> fd that ended its last suspend()
+
+
+def _async_state():
+    import gevent
+
+    return gevent.getcurrent()
+
+
+def _async_add(fd, write, timeout):
+    if not _spec.get("gevent"):
+        raise OSError("unable to fd %d to the event queue" % fd)
+    _async_waits.setdefault(_async_state(), []).append((fd, write, timeout))
+
+
+def wait_fd_read(fd, timeout=0):
+    _async_add(int(fd), False, timeout)
+
+
+def wait_fd_write(fd, timeout=0):
+    _async_add(int(fd), True, timeout)
+
+
+def async_sleep(timeout):
+    if _spec.get("gevent"):
+        _async_waits.setdefault(_async_state(), []).append((None, False, timeout))
+    return b""
+
+
+def suspend():
+    if not _spec.get("gevent"):
+        return True
+    import gevent
+    from gevent.event import AsyncResult
+
+    me = _async_state()
+    waits = _async_waits.pop(me, None)
+    _async_ready[me] = -1
+    if not waits:
+        gevent.sleep(0)
+        return True
+    loop = gevent.get_hub().loop
+    ready = AsyncResult()
+    watchers = []
+    timeouts = [t for fd, _, t in waits if t and t > 0]
+    try:
+        for fd, write, _ in waits:
+            if fd is not None:
+                w = loop.io(fd, 2 if write else 1)
+                w.start(ready.set, fd)
+                watchers.append(w)
+        fd = ready.wait(min(timeouts) if timeouts else None)
+        if fd is not None:
+            _async_ready[me] = fd
+    finally:
+        for w in watchers:
+            w.stop()
+            w.close()
+    return True
+
+
+def ready_fd():
+    if not _spec.get("gevent"):
+        return -1
+    return _async_ready.get(_async_state(), -1)
+
+
+def green_schedule():
+    if _spec.get("gevent"):
+        import gevent
+
+        gevent.sleep(0)
+    return True
+
+
+def async_connect(addr):
+    """Starts a non-blocking connect to "host:port" or a unix socket path
+    and returns its fd (wait_fd_write tells when it is done)."""
+    if isinstance(addr, bytes):
+        addr = addr.decode()
+    host, sep, port = addr.rpartition(":")
+    if sep and port.isdigit():
+        s = _socket.socket(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
+        target = (host.strip("[]"), int(port))
+    else:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        target = addr
+    s.setblocking(False)
+    err = s.connect_ex(target)
+    if err not in (0, _errno.EINPROGRESS, _errno.EAGAIN):  # else finishing in the background
+        s.close()
+        raise OSError(err, "unable to connect to %s" % addr)
+    return s.detach()
 
 
 # --------------------------------------------------------------- harakiri

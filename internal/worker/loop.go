@@ -40,6 +40,9 @@ type loop struct {
 	logbuf       []byte
 	http         []byte // C-memory "http" and "https" for wsgi.url_scheme
 	https        []byte
+	// async is set on the cores of gevent mode (gevent.go): the hub loop
+	// reads and runs requests, this loop only parses and logs them.
+	async *asyncCore
 }
 
 func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
@@ -223,6 +226,10 @@ func (l *loop) serve(n int) {
 // head is still incomplete after it, the connection goes to a goroutine
 // (handed is set) so a slow client never holds the core.
 func (l *loop) fill(n int, reads *int) (int, bool) {
+	if l.async != nil { // the hub loop reads, then parses again
+		l.async.needMore = true
+		return n, false
+	}
 	if *reads > 0 {
 		l.w.handoff(l.conn, l.c.Head[:n])
 		l.conn.handed = true
@@ -406,12 +413,40 @@ func (l *loop) selectApp() int {
 	return 0
 }
 
+// call is a request on its way into the app: what dispatch decided
+// before the call and needs after it.
+type call struct {
+	app       int
+	block     []byte
+	body      []byte // the body bytes read with the head
+	start     time.Time
+	keep      bool // the front may keep the connection
+	pipelined bool // more bytes than the body followed the head
+}
+
 func (l *loop) dispatch(block, body []byte, start time.Time) {
+	rc, ok := l.begin(block, body, start)
+	if !ok {
+		return
+	}
+	r := &l.req
+	if l.async != nil { // gevent mode: the hub loop runs it (gevent.go)
+		l.c.Prepare(l.conn.fd, rc.app, rc.block, rc.body, r.ContentLength, r.Proto, l.scheme(), rc.keep, l.extraHeaders)
+		l.async.pending = &rc
+		return
+	}
+	res := l.c.Call(l.conn.fd, rc.app, rc.block, rc.body, r.ContentLength, r.Proto, l.scheme(), rc.keep, l.extraHeaders)
+	l.end(rc, &res)
+}
+
+// begin routes the request, picks its app and marks the core busy; ok is
+// false when the request was answered (or dropped) without the app.
+func (l *loop) begin(block, body []byte, start time.Time) (rc call, ok bool) {
 	fd := l.conn.fd
 	r := &l.req
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
 		l.w.log.Printf("Invalid (too big) CONTENT_LENGTH. skip.")
-		return
+		return rc, false
 	}
 	pipelined := int64(len(body)) > r.ContentLength
 	if pipelined {
@@ -421,13 +456,13 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	if l.w.static != nil || l.w.routes != nil {
 		answered, nb := l.routeAndStatic(block, start)
 		if answered {
-			return
+			return rc, false
 		}
 		block = nb
 	}
 	if len(l.w.mounts) == 0 {
 		l.noApp(fd, block, start)
-		return
+		return rc, false
 	}
 	app := l.selectApp()
 	if l.w.cfg.ManageScriptName {
@@ -451,7 +486,15 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	// Keep-alive fronts: http11-socket and the router (a TLS front's
 	// socketpair carries one request).
 	keep := (l.conn.sock.Proto == "http11" || l.conn.sock.Proto == "router") && r.KeepAlive && !r.Chunked
-	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
+	return call{app: app, block: block, body: body, start: start, keep: keep, pipelined: pipelined}, true
+}
+
+// end marks the core idle again, counts and logs the request the app
+// answered, and recycles the worker when it is time.
+func (l *loop) end(rc call, res *embed.Result) {
+	w := l.w
+	app := rc.app
+	core := &w.slot.Cores[l.c.ID%scoreboard.MaxCores]
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
 	l.cs.current.Store(nil)
@@ -469,10 +512,12 @@ func (l *loop) dispatch(block, body []byte, start time.Time) {
 	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
-	l.conn.keep = keep && res.ContentLengthSet && !res.WriteError && !res.ReadError &&
-		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
-	l.finish(app, block, &res, start)
-	l.c.AfterRequest()
+	l.conn.keep = rc.keep && res.ContentLengthSet && !res.WriteError && !res.ReadError &&
+		!res.Exception && l.c.BodyLeft() == 0 && !rc.pipelined
+	l.finish(app, rc.block, res, rc.start)
+	if l.async == nil { // the hub loop runs the hook itself (it holds the GIL)
+		l.c.AfterRequest()
+	}
 	l.exception = res.Exception
 	l.maybeRecycle()
 }
