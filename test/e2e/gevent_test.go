@@ -1,0 +1,271 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gevent mode (gevent = N): N greenlet cores per worker under the gevent
+// hub, compared with uWSGI 2.0 running the same app with its gevent plugin.
+
+// requireGevent fails the test unless python3 has gevent and the reference
+// server its gevent plugin.
+func requireGevent(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/lib/uwsgi/plugins/gevent_python3_plugin.so"); err != nil {
+		t.Fatalf("uWSGI's gevent plugin missing (%v)\n  install: apt-get install uwsgi-plugin-gevent-python3 (or run `make deps`)", err)
+	}
+	if out, err := exec.Command(Python3, "-c", "import gevent").CombinedOutput(); err != nil {
+		t.Fatalf("python3 cannot import gevent (%v: %s)\n  install: apt-get install python3-gevent (or run `make deps`)", err, out)
+	}
+}
+
+// geventArgs serves gevent_app.py on one worker with 10 async cores: HTTP on
+// {http}, the stats server on {http2}, the uwsgi protocol on {sock}.
+func geventArgs(extra ...string) []string {
+	return append([]string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "10",
+		"--http-socket", "{http}", "--socket", "{sock}", "--stats", "{http2}",
+		"--wsgi-file", "{apps}/gevent_app.py"}, extra...)
+}
+
+var (
+	reqCountsRE = regexp.MustCompile(`\|req: \d+/\d+\]`)
+	reqCoreRE   = regexp.MustCompile(`switches on core (\d+)\)`)
+)
+
+// geventLine normalises a request line; withCore false also hides the core.
+func geventLine(l string, withCore bool) string {
+	l = NormaliseRequestLine(l)
+	// uWSGI counts an app's request when it starts, gosgi when it is
+	// logged: with requests in flight together the numbers differ.
+	l = reqCountsRE.ReplaceAllString(l, "|req: <R>/<T>]")
+	if !withCore {
+		l = reqCoreRE.ReplaceAllString(l, "switches on core <C>)")
+	}
+	return l
+}
+
+// fetch is Do for goroutines: it reports failures instead of failing.
+func fetch(addr, req string) (string, error) {
+	raw, err := RawExchange(addr, []byte(req))
+	if err != nil {
+		return "", err
+	}
+	r, err := ParseResponse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q", err, raw)
+	}
+	return r.StatusLine + " " + string(r.Body), nil
+}
+
+// TestGeventGreenletsRunConcurrently: on one worker, /a and /b each wait
+// for the other to have started, so both can only finish if the worker ran
+// them at the same time; then a request body that arrives in two parts
+// does not hold the worker: another request is answered in between.
+func TestGeventGreenletsRunConcurrently(t *testing.T) {
+	requireGevent(t)
+	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
+		addr := e.Addr("http")
+		var wg sync.WaitGroup
+		replies := make([]string, 2)
+		errs := make([]error, 2)
+		for i, p := range []string{"/a", "/b"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				replies[i], errs[i] = fetch(addr, Get(p))
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		lines := e.Srv.WaitLogCount(t, `\[pid: .*GET /[ab] => .*`, 2, RequestTimeout)
+		var log []string
+		cores := map[string]bool{}
+		for _, m := range lines {
+			log = append(log, geventLine(m[0], false))
+			cores[reqCoreRE.FindStringSubmatch(m[0])[1]] = true
+		}
+		sort.Strings(log)
+		if len(cores) != 2 {
+			t.Errorf("/a and /b ran on the same core: %q", lines)
+		}
+
+		// The body's second part is sent only after /three was answered.
+		c, err := Dial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(RequestTimeout))
+		fmt.Fprintf(c, "POST /post HTTP/1.1\r\nHost: test\r\nContent-Length: 10000\r\n\r\n%s", strings.Repeat("x", 4000))
+		three := Do(t, addr, Get("/three"))
+		c.Write([]byte(strings.Repeat("y", 6000)))
+		post, err := readAll(c)
+		if err != nil {
+			t.Fatalf("POST: %v", err)
+		}
+		r, err := ParseResponse(post)
+		if err != nil {
+			t.Fatalf("POST reply: %v: %q", err, post)
+		}
+		return map[string]any{"replies": replies, "log": log, "three": string(three.Body), "post": string(r.Body)}
+	})
+}
+
+func readAll(c net.Conn) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			if len(out) > 0 {
+				return out, nil
+			}
+			return nil, err
+		}
+	}
+}
+
+// TestGeventRequestLineAndStats: the request line of gevent mode (LG-1:
+// "(N switches on core C)", C the async core) for bodies of several items,
+// a generator, a raising app; the stats server lists N cores per worker.
+func TestGeventRequestLineAndStats(t *testing.T) {
+	requireGevent(t)
+	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
+		addr := e.Addr("http")
+		paths := []string{"/three", "/gen", "/raise", "/"}
+		var replies []string
+		for _, p := range paths {
+			raw, err := RawExchange(addr, []byte(Get(p)))
+			if err != nil {
+				t.Fatalf("GET %s: %v", p, err)
+			}
+			replies = append(replies, string(raw))
+		}
+		var log []string
+		for _, m := range e.Srv.WaitLogCount(t, `\[pid: .* => .*`, len(paths), RequestTimeout) {
+			log = append(log, geventLine(m[0], true))
+		}
+		doc := readStats(t, e.Addr("http2"))
+		if len(doc.Workers) != 1 {
+			t.Fatalf("stats list %d workers, want 1", len(doc.Workers))
+		}
+		return map[string]any{"replies": replies, "log": log, "cores": len(doc.Workers[0].Cores),
+			"spawn": regexp.MustCompile(`spawned uWSGI worker 1 \(pid: \d+, cores: (\d+)\)`).FindStringSubmatch(e.Srv.Log())[1:]}
+	})
+}
+
+// TestGeventMonkeyPatch: gevent-monkey-patch patches in each worker after
+// the app was imported, gevent-early-monkey-patch before the import.
+func TestGeventMonkeyPatch(t *testing.T) {
+	requireGevent(t)
+	tests := []struct {
+		name, opt string
+		want      string // socket.socket's module at import and at request time; threading patched
+	}{
+		{"none", "", "socket socket False"},
+		{"late", "--gevent-monkey-patch", "socket gevent._socket3 True"},
+		{"early", "--gevent-early-monkey-patch", "gevent._socket3 gevent._socket3 True"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := geventArgs()
+			if tc.opt != "" {
+				args = append(args, tc.opt)
+			}
+			Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+				got := string(Do(t, e.Addr("http"), Get("/patched")).Body)
+				if got != tc.want {
+					t.Errorf("%s: /patched = %q, want %q", tc.opt, got, tc.want)
+				}
+				return got
+			})
+		})
+	}
+}
+
+// TestGeventAsyncAPI: uwsgi.async_sleep, suspend, ready_fd, green_schedule,
+// loop, cores and environ's uwsgi.core as uWSGI's gevent mode gives them.
+func TestGeventAsyncAPI(t *testing.T) {
+	requireGevent(t)
+	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
+		var out []string
+		for _, p := range []string{"/async", "/env"} {
+			out = append(out, string(Do(t, e.Addr("http"), Get(p)).Body))
+		}
+		return out
+	})
+}
+
+// TestGeventWaitFd: wait_fd_read, wait_fd_write and async_connect suspend
+// the request's greenlet until the fd is ready, or the timeout passes
+// (ready_fd -1). uWSGI 2.0.21's gevent loop refuses wait_fd_* ("unable to
+// fd N to the event queue"), so this runs on gosgi only (docs/compat.md).
+func TestGeventWaitFd(t *testing.T) {
+	requireGevent(t)
+	vars := map[string]string{"http": FreePort(t), "http2": FreePort(t), "sock": SockPath(t, "app.sock"), "apps": AppsDir(t)}
+	s := Start(t, "gosgi", GosgiBin(t), Args(geventArgs(), vars), StartOptions{})
+	tests := []struct{ path, header, want string }{
+		{"/wait_fd", "", "ready"},
+		{"/wait_fd_timeout", "", "ready_fd -1"},
+		{"/connect", "X-Target: " + vars["http2"], "connected"},
+	}
+	for _, tc := range tests {
+		var hs []string
+		if tc.header != "" {
+			hs = append(hs, tc.header)
+		}
+		r := Do(t, vars["http"], Get(tc.path, hs...))
+		if string(r.Body) != tc.want {
+			t.Errorf("GET %s = %q, want %q\n%s", tc.path, r.Body, tc.want, tail(s.Log()))
+		}
+	}
+}
+
+// TestGeventBadInputIsolated: while /a waits for /b, a malformed uwsgi
+// packet and a raising app are handled without disturbing it: /a and /b
+// still finish, and the worker keeps serving.
+func TestGeventBadInputIsolated(t *testing.T) {
+	requireGevent(t)
+	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
+		addr := e.Addr("http")
+		var a string
+		var aErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a, aErr = fetch(addr, Get("/a"))
+		}()
+		e.Srv.WaitLog(t, `a: waiting for b`, RequestTimeout)
+		// A packet whose first key claims more bytes than the block holds.
+		bad := []byte{0, 6, 0, 0, 200, 0, 'K', 'E', 'Y', 'X'}
+		badReply, err := RawExchangeHalfClose(e.Addr("sock"), bad)
+		if err != nil {
+			t.Fatalf("malformed packet: %v", err)
+		}
+		raised, err := RawExchange(addr, []byte(Get("/raise")))
+		if err != nil {
+			t.Fatalf("/raise: %v", err)
+		}
+		b := string(Do(t, addr, Get("/b")).Body)
+		<-done
+		if aErr != nil {
+			t.Fatalf("/a: %v", aErr)
+		}
+		after := string(Do(t, addr, Get("/")).Body)
+		return map[string]string{"a": a, "b": b, "bad packet reply": string(badReply), "raise reply": string(raised), "after": after}
+	})
+}

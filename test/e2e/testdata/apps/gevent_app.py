@@ -1,0 +1,76 @@
+# gevent mode test app (test/e2e/gevent_test.go). /a and /b can only both
+# finish if their greenlets run concurrently: each waits for the other.
+import os
+import socket
+
+import gevent
+import gevent.event
+import uwsgi
+from gevent import monkey
+
+IMPORT_SOCKET = socket.socket.__module__
+a_in, b_in = gevent.event.Event(), gevent.event.Event()
+# Bounds a broken server's wait; the test fails on the "timeout" answer.
+SAFETY = 30
+
+
+def body(start_response, *chunks):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [c.encode() if isinstance(c, str) else c for c in chunks]
+
+
+def application(env, start_response):
+    p = env["PATH_INFO"]
+    if p == "/a":
+        a_in.set()
+        print("a: waiting for b", flush=True)
+        return body(start_response, "a: b ran" if b_in.wait(SAFETY) else "a: timeout")
+    if p == "/b":
+        b_in.set()
+        return body(start_response, "b: a ran" if a_in.wait(SAFETY) else "b: timeout")
+    if p == "/post":
+        data = env["wsgi.input"].read()
+        return body(start_response, "read %d" % len(data))
+    if p == "/three":
+        return body(start_response, "one ", "two ", "three")
+    if p == "/gen":
+        def gen():
+            for c in ("x", "y"):
+                gevent.sleep(0)
+                yield c.encode()
+        start_response("200 OK", [])
+        return gen()
+    if p == "/raise":
+        raise ValueError("gevent test: app raised")
+    if p == "/env":
+        return body(start_response, repr((uwsgi.loop, uwsgi.cores, "uwsgi.core" in env, env["wsgi.multithread"])))
+    if p == "/patched":
+        return body(start_response, "%s %s %s" % (IMPORT_SOCKET, socket.socket.__module__, monkey.is_module_patched("threading")))
+    if p == "/async":
+        out = [repr(uwsgi.async_sleep(0.01)), repr(uwsgi.suspend()), repr(uwsgi.ready_fd()), repr(uwsgi.green_schedule())]
+        return body(start_response, " ".join(out))
+    if p == "/wait_fd":
+        r, w = os.pipe()
+        gevent.spawn(os.write, w, b"x")
+        uwsgi.wait_fd_read(r, SAFETY)
+        uwsgi.suspend()
+        ok = uwsgi.ready_fd() == r
+        os.close(r)
+        os.close(w)
+        return body(start_response, "ready" if ok else "not ready")
+    if p == "/wait_fd_timeout":
+        r, w = os.pipe()
+        uwsgi.wait_fd_read(r, 1)
+        uwsgi.suspend()
+        got = uwsgi.ready_fd()
+        os.close(r)
+        os.close(w)
+        return body(start_response, "ready_fd %d" % got)
+    if p == "/connect":
+        fd = uwsgi.async_connect(env["HTTP_X_TARGET"])
+        uwsgi.wait_fd_write(fd, SAFETY)
+        uwsgi.suspend()
+        ok = uwsgi.ready_fd() == fd
+        os.close(fd)
+        return body(start_response, "connected" if ok else "not connected")
+    return body(start_response, "hello")
