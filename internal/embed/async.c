@@ -21,6 +21,7 @@
 extern void gosgiAsyncConn(int core, int fd, int sock);
 extern int gosgiAsyncHead(int core, int n);
 extern int gosgiAsyncFinish(int core);
+extern int gosgiAsyncAccepting(void);
 
 // python.c
 PyThreadState *gosgi_core_ts(int id);
@@ -188,7 +189,15 @@ static PyObject *async_run(PyObject *self, PyObject *args) {
 	return py.PyBool_FromLong(gosgiAsyncFinish(id));
 }
 
+// _gosgi.async_accepting(): False while the instance is paused.
+static PyObject *async_accepting(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	return py.PyBool_FromLong(gosgiAsyncAccepting());
+}
+
 static PyMethodDef async_fns[] = {
+    {"async_accepting", async_accepting, METH_NOARGS, NULL},
     {"async_setup", async_setup, METH_VARARGS, NULL},
     {"async_conn", async_conn, METH_VARARGS, NULL},
     {"async_head", async_head, METH_VARARGS, NULL},

@@ -35,6 +35,9 @@ type AsyncHandler interface {
 	// Finish: the app ran; log it. It reports whether the connection stays
 	// open for another request.
 	Finish(core int) bool
+	// Accepting reports whether new connections may be accepted now (not
+	// while the instance is paused).
+	Accepting() bool
 }
 
 var asyncHandler AsyncHandler
@@ -71,6 +74,14 @@ func gosgiAsyncConn(core, fd, sock C.int) { asyncHandler.Conn(int(core), int(fd)
 
 //export gosgiAsyncHead
 func gosgiAsyncHead(core, n C.int) C.int { return C.int(asyncHandler.Head(int(core), int(n))) }
+
+//export gosgiAsyncAccepting
+func gosgiAsyncAccepting() C.int {
+	if asyncHandler.Accepting() {
+		return 1
+	}
+	return 0
+}
 
 //export gosgiAsyncFinish
 func gosgiAsyncFinish(core C.int) C.int {

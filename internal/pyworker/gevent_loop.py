@@ -82,6 +82,8 @@ class _Loop:
             # A core is picked once a connection is there, as uWSGI does.
             self.cores.wait()
             wait_read(fd)
+            while not _gosgi.async_accepting():  # paused (PM-28): the connection waits in the backlog
+                gevent.sleep(0.05)
             try:
                 conn, _ = lsock._accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):

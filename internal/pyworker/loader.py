@@ -394,6 +394,8 @@ def worker_init(worker_id):
     _post_fork()
     if SPEC.get("lazy"):
         load_apps()
+    if SPEC.get("gevent") and SPEC.get("gevent_monkey_patch") and not SPEC.get("gevent_early_monkey_patch"):
+        _gevent_monkey_patch()  # after the apps are loaded, as uWSGI does it
     override = _opt_list("python-worker-override")
     if override:
         # The script replaces the request loop; the worker ends with it.
@@ -463,14 +465,11 @@ def _gevent_monkey_patch():
 
 
 def _gevent_worker_init():
-    """gevent mode: the hub loop module, and the monkey patch of
-    gevent-monkey-patch (after the apps are loaded, as uWSGI does it)."""
+    """gevent mode: the hub loop module, in a freshly forked worker."""
     import gevent
 
     gevent.reinit()  # forked from the zygote
     _make_module("_gosgi_gevent", "gevent_loop.py")
-    if SPEC.get("gevent_monkey_patch") and not SPEC.get("gevent_early_monkey_patch"):
-        _gevent_monkey_patch()
 
 
 def worker_exit():

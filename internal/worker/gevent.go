@@ -134,6 +134,9 @@ func (g *geventCores) Head(core, n int) int {
 	return embed.HeadClose
 }
 
+// Accepting is false while the master has paused the instance (PM-28).
+func (g *geventCores) Accepting() bool { return g.w.board.Header.Paused.Load() != 1 }
+
 // Finish counts and logs the request the hub ran; true keeps the
 // connection for the next request.
 func (g *geventCores) Finish(core int) bool {

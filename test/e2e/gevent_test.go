@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -173,23 +174,21 @@ func TestGeventRequestLineAndStats(t *testing.T) {
 func TestGeventMonkeyPatch(t *testing.T) {
 	requireGevent(t)
 	tests := []struct {
-		name, opt string
-		want      string // socket.socket's module at import and at request time; threading patched
+		name string
+		opts []string
+		want string // socket.socket's module at import and at request time; threading patched
 	}{
-		{"none", "", "socket socket False"},
-		{"late", "--gevent-monkey-patch", "socket gevent._socket3 True"},
-		{"early", "--gevent-early-monkey-patch", "gevent._socket3 gevent._socket3 True"},
+		{"none", nil, "socket socket False"},
+		{"late", []string{"--gevent-monkey-patch"}, "socket gevent._socket3 True"},
+		{"late-lazy-apps", []string{"--gevent-monkey-patch", "--lazy-apps"}, "socket gevent._socket3 True"},
+		{"early", []string{"--gevent-early-monkey-patch"}, "gevent._socket3 gevent._socket3 True"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			args := geventArgs()
-			if tc.opt != "" {
-				args = append(args, tc.opt)
-			}
-			Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+			Differential(t, Setup{Args: geventArgs(tc.opts...)}, func(t *testing.T, e *Env) any {
 				got := string(Do(t, e.Addr("http"), Get("/patched")).Body)
 				if got != tc.want {
-					t.Errorf("%s: /patched = %q, want %q", tc.opt, got, tc.want)
+					t.Errorf("%q: /patched = %q, want %q", tc.opts, got, tc.want)
 				}
 				return got
 			})
@@ -268,4 +267,59 @@ func TestGeventBadInputIsolated(t *testing.T) {
 		after := string(Do(t, addr, Get("/")).Body)
 		return map[string]string{"a": a, "b": b, "bad packet reply": string(badReply), "raise reply": string(raised), "after": after}
 	})
+}
+
+// TestGeventGracefulReload: on a graceful reload (PM-20, PM-30) a gevent
+// worker finishes the request in flight; with gevent-wait-for-hub it also
+// waits for the app's own greenlets, without it it leaves them behind.
+func TestGeventGracefulReload(t *testing.T) {
+	requireGevent(t)
+	for _, waitForHub := range []bool{false, true} {
+		name := "control-greenlet"
+		var extra []string
+		if waitForHub {
+			name, extra = "wait-for-hub", []string{"--gevent-wait-for-hub"}
+		}
+		t.Run(name, func(t *testing.T) {
+			Differential(t, Setup{Args: geventArgs(extra...)}, func(t *testing.T, e *Env) any {
+				addr := e.Addr("http")
+				bg, hold := SockPath(t, "bg.sock"), SockPath(t, "hold.sock")
+				marker := e.Addr("dir") + "/marker"
+				spawned := string(Do(t, addr, Get("/spawn", "X-Path: "+bg, "X-Marker: "+marker)).Body)
+				e.Srv.WaitLog(t, `background waiting on`, RequestTimeout)
+				var held string
+				var holdErr error
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					held, holdErr = fetch(addr, Get("/hold", "X-Path: "+hold))
+				}()
+				e.Srv.WaitLog(t, `holding on`, RequestTimeout)
+				e.Srv.Signal(t, syscall.SIGHUP)
+				e.Srv.WaitLog(t, `Gracefully killing worker 1 `, StartTimeout)
+				release(t, hold)
+				<-done
+				if holdErr != nil {
+					t.Fatalf("/hold: %v", holdErr)
+				}
+				if waitForHub {
+					release(t, bg) // the worker is still there, waiting for it
+					e.Srv.WaitFile(t, marker, `background done`, RequestTimeout)
+				}
+				e.Srv.WaitLog(t, `worker 1 buried after`, StopTimeout)
+				_, err := os.Stat(marker)
+				return map[string]any{"spawn": spawned, "hold": held, "background finished": err == nil}
+			})
+		})
+	}
+}
+
+// release connects to the unix socket an app greenlet waits on.
+func release(t *testing.T, path string) {
+	t.Helper()
+	c, err := net.DialTimeout("unix", path, RequestTimeout)
+	if err != nil {
+		t.Fatalf("release %s: %v", path, err)
+	}
+	c.Close()
 }

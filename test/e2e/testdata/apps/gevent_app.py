@@ -73,4 +73,29 @@ def application(env, start_response):
         ok = uwsgi.ready_fd() == fd
         os.close(fd)
         return body(start_response, "connected" if ok else "not connected")
+    if p == "/hold":
+        # Answers once the test connects to the unix socket it names.
+        return body(start_response, wait_release(env["HTTP_X_PATH"], "holding"))
+    if p == "/spawn":
+        # A greenlet of the app's own that outlives the request.
+        def background(path, marker):
+            wait_release(path, "background waiting")
+            with open(marker, "w") as f:
+                f.write("background done")
+
+        gevent.spawn(background, env["HTTP_X_PATH"], env["HTTP_X_MARKER"])
+        return body(start_response, "spawned")
     return body(start_response, "hello")
+
+
+def wait_release(path, what):
+    from gevent import socket as gsocket
+
+    s = gsocket.socket(gsocket.AF_UNIX, gsocket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    print("%s on %s" % (what, path), flush=True)
+    c, _ = s.accept()
+    c.close()
+    s.close()
+    return "released"
