@@ -22,6 +22,9 @@ extern void gosgiAsyncConn(int core, int fd, int sock);
 extern int gosgiAsyncHead(int core, int n);
 extern int gosgiAsyncFinish(int core);
 extern int gosgiAsyncAccepting(void);
+extern int gosgiAsyncPending(int core, int *n);
+extern void gosgiAsyncClose(int core);
+extern int gosgiAsyncDrained(void);
 
 // python.c
 PyThreadState *gosgi_core_ts(int id);
@@ -40,6 +43,7 @@ typedef struct {
 	char *head; // the core's head buffer (Go's Core.Head, C memory)
 	int cap;
 	int n; // head bytes read so far for the current request
+	int parse_first; // the head bytes came with the connection: parse them before reading
 	int fd;
 	gosgi_req *req; // filled by Go (Core.Prepare) before async_run
 } async_core;
@@ -149,9 +153,45 @@ static PyObject *async_conn(PyObject *self, PyObject *args) {
 	if (py.PyErr_Occurred()) return NULL;
 	a->fd = (int)fd;
 	a->n = 0;
+	a->parse_first = 0;
 	gosgiAsyncConn(id, (int)fd, (int)sock);
 	py.Py_IncRef(PY_NONE);
 	return PY_NONE;
+}
+
+// _gosgi.async_pending(core): core takes a connection whose head Go has
+// read (TLS fronts); returns its fd, or -1 when there is none.
+static PyObject *async_pending(PyObject *self, PyObject *args) {
+	(void)self;
+	int id;
+	async_core *a = core_arg(args, &id);
+	if (!a) return NULL;
+	int n = 0;
+	int fd = gosgiAsyncPending(id, &n);
+	if (fd >= 0) {
+		a->fd = fd;
+		a->n = n;
+		a->parse_first = n > 0;
+	}
+	return py.PyLong_FromLong(fd);
+}
+
+// _gosgi.async_close(core): ends the core's connection (Go owns it).
+static PyObject *async_close(PyObject *self, PyObject *args) {
+	(void)self;
+	int id;
+	if (!core_arg(args, &id)) return NULL;
+	gosgiAsyncClose(id);
+	py.Py_IncRef(PY_NONE);
+	return PY_NONE;
+}
+
+// _gosgi.async_drained(): once stopping, True when Go has no connection
+// left for the cores.
+static PyObject *async_drained(PyObject *self, PyObject *unused) {
+	(void)self;
+	(void)unused;
+	return py.PyBool_FromLong(gosgiAsyncDrained());
 }
 
 // _gosgi.async_head(core): reads what the socket has of the request head
@@ -163,6 +203,11 @@ static PyObject *async_head(PyObject *self, PyObject *args) {
 	int id;
 	async_core *a = core_arg(args, &id);
 	if (!a) return NULL;
+	if (a->parse_first) {
+		a->parse_first = 0;
+		int st = gosgiAsyncHead(id, a->n);
+		if (st != HEAD_MORE) return py.PyLong_FromLong(st);
+	}
 	for (;;) {
 		if (a->n >= a->cap) return py.PyLong_FromLong(HEAD_CLOSE);
 		ssize_t got = recv(a->fd, a->head + a->n, a->cap - a->n, MSG_DONTWAIT);
@@ -198,6 +243,9 @@ static PyObject *async_accepting(PyObject *self, PyObject *unused) {
 
 static PyMethodDef async_fns[] = {
     {"async_accepting", async_accepting, METH_NOARGS, NULL},
+    {"async_pending", async_pending, METH_VARARGS, NULL},
+    {"async_close", async_close, METH_VARARGS, NULL},
+    {"async_drained", async_drained, METH_NOARGS, NULL},
     {"async_setup", async_setup, METH_VARARGS, NULL},
     {"async_conn", async_conn, METH_VARARGS, NULL},
     {"async_head", async_head, METH_VARARGS, NULL},
@@ -216,9 +264,9 @@ int gosgi_async_module_init(PyObject *m) {
 
 // gosgi_gevent_run runs the hub loop on the calling thread (the worker's
 // only core thread) until the worker stops: gevent_loop.run(cores,
-// sockets, stop_fd). sockets is a list of listening fds, in the worker's
-// socket order.
-int gosgi_gevent_run(int cores, const int *socks, int nsocks, int stop_fd) {
+// sockets, stop_fd, wake_fd). sockets is a list of listening fds, in the
+// worker's socket order.
+int gosgi_gevent_run(int cores, const int *socks, int nsocks, int stop_fd, int wake_fd) {
 	PyThreadState *ts = gosgi_core_ts(0);
 	if (!ts) return 1;
 	py.PyEval_RestoreThread(ts);
@@ -227,10 +275,11 @@ int gosgi_gevent_run(int cores, const int *socks, int nsocks, int stop_fd) {
 	PyObject *fn = mod ? py.PyObject_GetAttrString(mod, "run") : NULL;
 	PyObject *list = py.PyTuple_New(nsocks);
 	for (int i = 0; i < nsocks; i++) py.PyTuple_SetItem(list, i, py.PyLong_FromLong(socks[i]));
-	PyObject *args = py.PyTuple_New(3);
+	PyObject *args = py.PyTuple_New(4);
 	py.PyTuple_SetItem(args, 0, py.PyLong_FromLong(cores));
 	py.PyTuple_SetItem(args, 1, list);
 	py.PyTuple_SetItem(args, 2, py.PyLong_FromLong(stop_fd));
+	py.PyTuple_SetItem(args, 3, py.PyLong_FromLong(wake_fd));
 	PyObject *res = fn ? py.PyObject_CallObject(fn, args) : NULL;
 	py.Py_DecRef(args);
 	if (res) {

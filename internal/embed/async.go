@@ -38,6 +38,15 @@ type AsyncHandler interface {
 	// Accepting reports whether new connections may be accepted now (not
 	// while the instance is paused).
 	Accepting() bool
+	// Pending gives core a connection whose head Go already read (the TLS
+	// fronts): its fd and the n head bytes now in the core's Head; fd -1
+	// when there is none.
+	Pending(core int) (fd, n int)
+	// Close ends core's connection.
+	Close(core int)
+	// Drained reports, once the worker stops, whether Go has nothing left
+	// for the cores (no connection queued or being read).
+	Drained() bool
 }
 
 var asyncHandler AsyncHandler
@@ -53,8 +62,9 @@ func (c *Core) AsyncInit() error {
 // RunGevent runs the gevent hub loop on the calling thread, which must be
 // the locked thread that created core 0, until the loop returns (stopFD
 // readable and the requests finished). ncores cores must have been created
-// and AsyncInit-ed; socks are the listening fds.
-func RunGevent(h AsyncHandler, ncores int, socks []int, stopFD int) error {
+// and AsyncInit-ed; socks are the listening fds; wakeFD turns readable when
+// Pending has connections.
+func RunGevent(h AsyncHandler, ncores int, socks []int, stopFD, wakeFD int) error {
 	asyncHandler = h
 	n := max(len(socks), 1)
 	cs := (*C.int)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.int(0)))))
@@ -63,7 +73,7 @@ func RunGevent(h AsyncHandler, ncores int, socks []int, stopFD int) error {
 	for i, fd := range socks {
 		arr[i] = C.int(fd)
 	}
-	if C.gosgi_gevent_run(C.int(ncores), cs, C.int(len(socks)), C.int(stopFD)) != 0 {
+	if C.gosgi_gevent_run(C.int(ncores), cs, C.int(len(socks)), C.int(stopFD), C.int(wakeFD)) != 0 {
 		return fmt.Errorf("gevent loop failed")
 	}
 	return nil
@@ -78,6 +88,24 @@ func gosgiAsyncHead(core, n C.int) C.int { return C.int(asyncHandler.Head(int(co
 //export gosgiAsyncAccepting
 func gosgiAsyncAccepting() C.int {
 	if asyncHandler.Accepting() {
+		return 1
+	}
+	return 0
+}
+
+//export gosgiAsyncPending
+func gosgiAsyncPending(core C.int, n *C.int) C.int {
+	fd, got := asyncHandler.Pending(int(core))
+	*n = C.int(got)
+	return C.int(fd)
+}
+
+//export gosgiAsyncClose
+func gosgiAsyncClose(core C.int) { asyncHandler.Close(int(core)) }
+
+//export gosgiAsyncDrained
+func gosgiAsyncDrained() C.int {
+	if asyncHandler.Drained() {
 		return 1
 	}
 	return 0

@@ -56,7 +56,7 @@ void gosgi_set_title(const char *title);        // process title shown by ps  //
 #include <sys/types.h>
 extern int gosgi_async_mode;   // 1 in a worker running the gevent loop
 int gosgi_async_core(int id, char *head, int cap, gosgi_req *req);
-int gosgi_gevent_run(int cores, const int *socks, int nsocks, int stop_fd);
+int gosgi_gevent_run(int cores, const int *socks, int nsocks, int stop_fd, int wake_fd);
 int gosgi_async_wait(int fd, int write);               // GIL held; 0 ready, -1 timeout/error
 ssize_t gosgi_async_recv(int fd, void *buf, size_t n); // GIL held; recv that waits through the hub
 void gosgi_async_yield(void);                          // GIL held; let the other greenlets run

@@ -93,15 +93,36 @@ class _Loop:
                 gevent.sleep(0.01)
                 continue
             os.set_blocking(conn, False)
-            gevent.spawn(self.serve, self.cores.get(), conn, index)
+            core = self.cores.get()
+            _gosgi.async_conn(core, conn, index)
+            gevent.spawn(self.serve, core, conn)
 
-    def serve(self, core, fd, index):
+    def take_pending(self, wake_fd):
+        """Serves the connections whose head Go read (TLS fronts)."""
+        os.set_blocking(wake_fd, False)
+        while True:
+            wait_read(wake_fd)
+            try:
+                os.read(wake_fd, 4096)
+            except BlockingIOError:
+                pass
+            self.serve_pending()
+
+    def serve_pending(self):
+        while True:
+            core = self.cores.get()
+            fd = _gosgi.async_pending(core)
+            if fd < 0:
+                self.cores.put(core)
+                return
+            gevent.spawn(self.serve, core, fd)
+
+    def serve(self, core, fd):
+        """Serves the connection core was given (async_conn, async_pending)."""
         me = gevent.getcurrent()
         self.running.add(me)
-        handed = False
         kept = False
         try:
-            _gosgi.async_conn(core, fd, index)
             while True:
                 st = _gosgi.async_head(core)
                 if st == WAIT:
@@ -118,8 +139,7 @@ class _Loop:
                         break
                     kept = True
                     continue
-                handed = st == HANDED
-                break
+                break  # CLOSE or HANDED
         except gevent.GreenletExit:
             pass
         except BaseException:
@@ -127,25 +147,30 @@ class _Loop:
         finally:
             self.running.discard(me)
             self.idle.discard(me)
-            if not handed:
-                os.close(fd)
+            _gosgi.async_close(core)
             self.cores.put(core)
 
     def stop(self, acceptors):
         self.stopping = True
         gevent.killall(acceptors)
         gevent.killall(list(self.idle))
+        # Connections Go still reads or queued (TLS fronts) are served first.
+        while not _gosgi.async_drained():
+            self.serve_pending()
+            gevent.sleep(0.02)
         gevent.joinall(list(self.running))
 
 
-def run(ncores, socks, stop_fd):
+def run(ncores, socks, stop_fd, wake_fd):
     _gosgi.async_setup(wait_fd, yield_now)
     hub = get_hub()
     _loader.log("*** running gevent loop engine [addr:0x%x] ***" % id(hub))
     loop = _Loop(ncores)
     acceptors = [gevent.spawn(loop.accept, i, fd) for i, fd in enumerate(socks)]
+    pending = gevent.spawn(loop.take_pending, wake_fd)
     wait_read(stop_fd)
     loop.stop(acceptors)
+    pending.kill()
     if SPEC.get("gevent_wait_for_hub"):
         # The app's own greenlets finish too: wait until the hub has nothing left.
         hub.join()

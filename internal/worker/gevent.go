@@ -65,10 +65,14 @@ func (w *Worker) runGevent(ready chan<- error) {
 		ready <- err
 		return
 	}
-	w.geventStop.Store(stopW)
-	if len(w.tlsServers) > 0 {
-		w.log.Printf("gevent mode: the https-socket and http2 fronts are not served (see docs/compat.md)")
+	wakeR, wakeW, err := pipe()
+	if err != nil {
+		ready <- err
+		return
 	}
+	unix.SetNonblock(int(wakeW.Fd()), true) // a full pipe already says "wake up"
+	w.geventStop.Store(stopW)
+	w.geventWake.Store(wakeW)
 	socks := make([]int, len(w.socks))
 	for i, s := range w.socks {
 		socks[i] = s.FD
@@ -77,11 +81,12 @@ func (w *Worker) runGevent(ready chan<- error) {
 	if w.stopping.Load() { // stopped before the pipe existed
 		stopW.Write([]byte{1})
 	}
-	if err := embed.RunGevent(g, n, socks, int(stopR.Fd())); err != nil {
+	if err := embed.RunGevent(g, n, socks, int(stopR.Fd()), int(wakeR.Fd())); err != nil {
 		w.log.Printf("worker %d: %v", w.id, err)
 		w.exitCode.CompareAndSwap(0, 1)
 	}
 	stopR.Close()
+	wakeR.Close()
 }
 
 func pipe() (*os.File, *os.File, error) {
@@ -132,6 +137,41 @@ func (g *geventCores) Head(core, n int) int {
 		return embed.HeadRun
 	}
 	return embed.HeadClose
+}
+
+// Pending hands core a connection a TLS front queued, its head in Head.
+func (g *geventCores) Pending(core int) (fd, n int) {
+	p := g.w.ready.pop()
+	if p == nil {
+		return -1, 0
+	}
+	l := g.loops[core]
+	l.conn = p.conn
+	if err := unix.SetNonblock(p.fd, true); err != nil {
+		l.conn = conn{}
+		p.file.Close()
+		return -1, 0
+	}
+	return p.fd, copy(l.c.Head, p.data)
+}
+
+// Close ends core's connection, unless it was handed to a goroutine.
+func (g *geventCores) Close(core int) {
+	l := g.loops[core]
+	switch c := &l.conn; {
+	case c.handed:
+	case c.file != nil:
+		c.file.Close()
+	case c.fd > 0:
+		unix.Close(c.fd)
+	}
+	l.conn = conn{}
+}
+
+// Drained is true once a stopping worker has no queued connection left.
+func (g *geventCores) Drained() bool {
+	w := g.w
+	return w.inflight.Load() == 0 && w.ready.n.Load() == 0 && w.tlsStopped.Load()
 }
 
 // Accepting is false while the master has paused the instance (PM-28).

@@ -69,6 +69,8 @@ type Worker struct {
 
 	// geventStop wakes the gevent hub loop when the worker stops (gevent.go).
 	geventStop atomic.Pointer[os.File]
+	// geventWake tells the hub loop that connections are queued in ready.
+	geventWake atomic.Pointer[os.File]
 
 	ready     readyQueue   // connections with a complete head, for any core
 	inflight  atomic.Int32 // hand-off goroutines still reading

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -322,4 +324,61 @@ func release(t *testing.T, path string) {
 		t.Fatalf("release %s: %v", path, err)
 	}
 	c.Close()
+}
+
+// TestGeventHTTPSSocket: requests that arrive on an https-socket reach
+// the greenlet cores too: /a and /b, each waiting for the other, both
+// finish over TLS.
+func TestGeventHTTPSSocket(t *testing.T) {
+	requireGevent(t)
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		dir := e.Vars["dir"]
+		ca := newTLSCA(t, dir)
+		crt, key := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+		ca.issue(t, crt, key, 100)
+		addr := e.Addr("http")
+		args := []string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "10",
+			"--https-socket", addr + "," + crt + "," + key, "--wsgi-file", filepath.Join(e.Vars["apps"], "gevent_app.py")}
+		e.Srv = Start(t, e.Impl.Name, e.Impl.Bin, args, StartOptions{Dir: dir})
+		var wg sync.WaitGroup
+		replies := make([]string, 2)
+		errs := make([]error, 2)
+		for i, p := range []string{"/a", "/b"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// The TLS front keeps HTTP/1.1 connections open otherwise.
+				replies[i], errs[i] = fetchTLS(ca, addr, Get(p, "Connection: close"))
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		return replies
+	})
+}
+
+// fetchTLS sends req over TLS and returns the status line and body.
+func fetchTLS(ca *tlsCA, addr, req string) (string, error) {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: RequestTimeout}, "tcp", addr, &tls.Config{RootCAs: ca.pool})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(RequestTimeout))
+	if _, err := c.Write([]byte(req)); err != nil {
+		return "", err
+	}
+	raw, err := readAll(c)
+	if err != nil {
+		return "", err
+	}
+	r, err := ParseResponse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q", err, raw)
+	}
+	return r.StatusLine + " " + string(r.Body), nil
 }
