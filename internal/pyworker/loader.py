@@ -368,6 +368,8 @@ def boot():
     sys.meta_path.insert(0, _BundledModules({"uwsgidecorators": "uwsgidecorators.py"}))
     _gosgi.set_file_wrapper(FileWrapper)
     _module_aliases()
+    if SPEC.get("gevent"):
+        _require_gevent()
     if SPEC.get("gevent_early_monkey_patch"):  # before anything of the app is imported
         _gevent_monkey_patch()
     # shared-import: modules imported once here, before the fork, as import.
@@ -456,6 +458,15 @@ def _start_autoreloader(worker_id):
                     return
 
     threading.Thread(target=run, name="uwsgi-python-reloader", daemon=True).start()
+
+
+def _require_gevent():
+    """gevent mode without the gevent module cannot serve: stop at once."""
+    try:
+        import gevent  # noqa: F401
+    except ImportError as e:
+        log("gevent = %d needs the gevent module (Debian: python3-gevent): %s" % (SPEC["gevent"], e))
+        raise SystemExit(1)
 
 
 def _gevent_monkey_patch():

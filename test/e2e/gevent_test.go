@@ -382,3 +382,17 @@ func fetchTLS(ca *tlsCA, addr, req string) (string, error) {
 	}
 	return r.StatusLine + " " + string(r.Body), nil
 }
+
+// TestGeventWithoutGeventModule: gevent = N on a Python without gevent
+// stops the start with a line naming the missing module, instead of
+// respawning workers that cannot serve.
+func TestGeventWithoutGeventModule(t *testing.T) {
+	apps := AppsDir(t)
+	args := []string{"--master", "--gevent", "4", "--http-socket", FreePort(t),
+		"--pythonpath", filepath.Join(filepath.Dir(apps), "nogevent"), "--wsgi-file", filepath.Join(apps, "hello.py")}
+	r := Run(t, GosgiBin(t), args, t.TempDir())
+	want := "gevent = 4 needs the gevent module (Debian: python3-gevent)"
+	if r.Code != 1 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("exit %d, want 1 with %q in the log:\n%s", r.Code, want, tail(r.Stderr))
+	}
+}
