@@ -960,6 +960,16 @@ static int iterate_body(core_t *c, PyObject *result) {
 	return rc;
 }
 
+// count_async_switches completes gevent mode's count: uWSGI's async loop
+// switches once more at the end of an iterated body (even one that
+// raised), but not after bytes or a file, which go out within the call.
+static void count_async_switches(gosgi_req *r, PyObject *result) {
+	if (PY_IS(result, TPFLAGS_BYTES))
+		r->switches = 1;
+	else if (!r->sendfile)
+		r->switches++;
+}
+
 static void close_result(PyObject *result) {
 	if (PY_IS(result, TPFLAGS_BYTES) || !py.PyObject_HasAttrString(result, "close")) return;
 	PyObject *fn = py.PyObject_GetAttrString(result, "close");
@@ -1015,10 +1025,8 @@ int gosgi_run_request(int id, gosgi_req *r) {
 		if (!result) {
 			failed = 1;
 		} else {
-			if (iterate_body(c, result) < 0)
-				failed = 1;
-			else if (gosgi_async_mode)
-				r->switches++;
+			if (iterate_body(c, result) < 0) failed = 1;
+			if (gosgi_async_mode) count_async_switches(r, result);
 			if (failed) {
 				py.PyErr_PrintEx(0);
 			} else if (!c->headers_sent && send_headers(c) < 0) {

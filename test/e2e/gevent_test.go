@@ -143,13 +143,14 @@ func readAll(c net.Conn) ([]byte, error) {
 }
 
 // TestGeventRequestLineAndStats: the request line of gevent mode (LG-1:
-// "(N switches on core C)", C the async core) for bodies of several items,
-// a generator, a raising app; the stats server lists N cores per worker.
+// "(N switches on core C)", C the async core) for every shape of body
+// (items, a generator, bytes, nothing, a body that raises, a file, write())
+// and a raising app; the stats server lists N cores per worker.
 func TestGeventRequestLineAndStats(t *testing.T) {
 	requireGevent(t)
 	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
 		addr := e.Addr("http")
-		paths := []string{"/three", "/gen", "/raise", "/"}
+		paths := []string{"/three", "/gen", "/bytes", "/empty", "/midraise", "/file", "/write", "/raise", "/"}
 		var replies []string
 		for _, p := range paths {
 			raw, err := RawExchange(addr, []byte(Get(p)))

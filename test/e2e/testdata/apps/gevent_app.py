@@ -40,6 +40,26 @@ def application(env, start_response):
                 yield c.encode()
         start_response("200 OK", [])
         return gen()
+    if p == "/bytes":
+        start_response("200 OK", [])
+        return b"bytes"
+    if p == "/empty":
+        start_response("200 OK", [])
+        return []
+    if p == "/midraise":
+        def failing():
+            yield b"first"
+            raise ValueError("gevent test: body raised")
+        start_response("200 OK", [])
+        return failing()
+    if p == "/file":
+        start_response("200 OK", [])
+        return env["wsgi.file_wrapper"](open(os.path.join(os.path.dirname(__file__), "data.txt"), "rb"))
+    if p == "/write":
+        write = start_response("200 OK", [])
+        write(b"w1 ")
+        write(b"w2 ")
+        return [b"last"]
     if p == "/raise":
         raise ValueError("gevent test: app raised")
     if p == "/env":
