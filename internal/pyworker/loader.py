@@ -421,7 +421,6 @@ def _start_autoreloader(worker_id):
     """py-autoreload (PM-48): a thread that reloads the instance (SIGHUP to
     the master) when the file of a loaded module changes."""
     import signal
-    import threading
 
     interval = SPEC.get("py_autoreload") or 0
     # One watcher is enough: a reload replaces every worker, and several
@@ -457,7 +456,7 @@ def _start_autoreloader(worker_id):
                     os.kill(SPEC["master_pid"], signal.SIGHUP)
                     return
 
-    threading.Thread(target=run, name="uwsgi-python-reloader", daemon=True).start()
+    sys.modules["uwsgi"]._os_thread(run, (), "uwsgi-python-reloader")
 
 
 def _require_gevent():

@@ -758,7 +758,7 @@ def _timer_loop():
                     if _cron_match(cron, tm):
                         p = subprocess.Popen(["/bin/sh", "-c", command])
                         _loader.log('[uwsgi-cron] running "%s" (pid %d)' % (command, p.pid))
-                        _threading.Thread(target=p.wait, daemon=True).start()
+                        _os_thread(p.wait, (), "uwsgi-cron")
             last_minute = minute
         _time.sleep(0.25)
 
@@ -1677,6 +1677,17 @@ def micros():
 # ------------------------------------------------------------ life cycle
 
 
+def _os_thread(target, args, name):
+    """Starts a daemon OS thread, also once gevent monkey-patched threading
+    (gevent mode, or an app that patches at import): a patched Thread is a
+    greenlet of the calling thread, whose hub never runs in a worker."""
+    monkey = _sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        monkey.get_original("_thread", "start_new_thread")(target, tuple(args))
+        return
+    _threading.Thread(target=target, args=args, name=name, daemon=True).start()
+
+
 def _process_started(role, ident):
     """Runs first in every forked child (worker, mule, spooler)."""
     global _role, _mule_id, _spooler_id
@@ -1687,9 +1698,9 @@ def _process_started(role, ident):
         _spooler_id = ident
     socks = _signal_socks_for_me()
     if socks:
-        _threading.Thread(target=_signal_loop, args=(socks,), name="uwsgi-signals", daemon=True).start()
+        _os_thread(_signal_loop, (socks,), "uwsgi-signals")
     if role == "worker" and ident == 1:
-        _threading.Thread(target=_timer_loop, name="uwsgi-timers", daemon=True).start()
+        _os_thread(_timer_loop, (), "uwsgi-timers")
 
 
 def in_farm(name=None):

@@ -397,3 +397,16 @@ func TestGeventWithoutGeventModule(t *testing.T) {
 		t.Errorf("exit %d, want 1 with %q in the log:\n%s", r.Code, want, tail(r.Stderr))
 	}
 }
+
+// TestGeventTimerAfterMonkeyPatch: uwsgi timers (PY-45) still fire when
+// gevent patched threading before the workers started.
+func TestGeventTimerAfterMonkeyPatch(t *testing.T) {
+	requireGevent(t)
+	requireUwsgidecorators(t)
+	args := []string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "4", "--gevent-early-monkey-patch",
+		"--http-socket", "{http}", "--env", "GEVENT_TICKS={dir}/ticks", "--wsgi-file", "{apps}/gevent_timer.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		e.Srv.WaitFile(t, e.Addr("dir")+"/ticks", `tick`, RequestTimeout)
+		return "ticked"
+	})
+}
