@@ -480,6 +480,7 @@ func (l *loop) begin(block, body []byte, start time.Time) (rc call, ok bool) {
 	if app < scoreboard.MaxApps {
 		w.slot.Apps[app].Requests.Add(1) // ST-13: counts the request in flight
 	}
+	w.appCounts[app].Add(1) // "req: R/T" counts it from now on too, as uWSGI's does
 	if w.cfg.Harakiri > 0 {
 		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
 	}
@@ -551,8 +552,8 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 		w.slot.Exceptions.Add(1)
 	}
 	appReq := int64(-1)
-	if app >= 0 {
-		appReq = w.appCounts[app].Add(1)
+	if app >= 0 { // with requests in flight together, it includes them (uWSGI)
+		appReq = w.appCounts[app].Load()
 	}
 	if w.cfg.DisableLogging && !l.logAnyway(res, d) {
 		return

@@ -40,17 +40,17 @@ func geventArgs(extra ...string) []string {
 }
 
 var (
-	reqCountsRE = regexp.MustCompile(`\|req: \d+/\d+\]`)
-	reqCoreRE   = regexp.MustCompile(`switches on core (\d+)\)`)
+	reqCoreRE  = regexp.MustCompile(`switches on core (\d+)\)`)
+	reqTotalRE = regexp.MustCompile(`(\|req: \d+)/\d+\]`)
 )
 
-// geventLine normalises a request line; withCore false also hides the core.
+// geventLine normalises a request line; withCore false also hides the core
+// and the instance's request total, which depends on which of requests in
+// flight together ends first.
 func geventLine(l string, withCore bool) string {
 	l = NormaliseRequestLine(l)
-	// uWSGI counts an app's request when it starts, gosgi when it is
-	// logged: with requests in flight together the numbers differ.
-	l = reqCountsRE.ReplaceAllString(l, "|req: <R>/<T>]")
 	if !withCore {
+		l = reqTotalRE.ReplaceAllString(l, "$1/<T>]")
 		l = reqCoreRE.ReplaceAllString(l, "switches on core <C>)")
 	}
 	return l
