@@ -51,6 +51,7 @@ typedef struct {
 static async_core acores[ASYNC_MAX_CORES];
 static PyObject *wait_fn;  // gevent_loop.wait_fd(fd, write) -> bool
 static PyObject *yield_fn; // gevent_loop.yield_now()
+static PyObject *environ_items; // ((key, value), ...) every request's environ gets
 
 int gosgi_async_core(int id, char *head, int cap, gosgi_req *req) {
 	if (id < 0 || id >= ASYNC_MAX_CORES) return 1;
@@ -128,15 +129,30 @@ void gosgi_async_yield(void) {
 		py.PyErr_PrintEx(0);
 }
 
-// _gosgi.async_setup(wait_fd, yield_now): the hub loop's functions.
+// gosgi_async_environ adds gevent mode's keys to a request's environ.
+int gosgi_async_environ(PyObject *env) {
+	if (!environ_items) return 0;
+	Py_ssize_t n = py.PyTuple_Size(environ_items);
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *kv = py.PyTuple_GetItem(environ_items, i);
+		if (py.PyDict_SetItem(env, py.PyTuple_GetItem(kv, 0), py.PyTuple_GetItem(kv, 1)) < 0) return -1;
+	}
+	return 0;
+}
+
+// _gosgi.async_setup(wait_fd, yield_now, environ_items): the hub loop's
+// functions, and the (key, value) pairs gevent mode adds to every environ.
 static PyObject *async_setup(PyObject *self, PyObject *args) {
 	(void)self;
-	PyObject *w = py.PyTuple_GetItem(args, 0), *y = py.PyTuple_GetItem(args, 1);
-	if (!w || !y) return NULL;
+	PyObject *w = py.PyTuple_GetItem(args, 0), *y = py.PyTuple_GetItem(args, 1), *e = py.PyTuple_GetItem(args, 2);
+	if (!w || !y || !e) return NULL;
+	if (!PY_IS(e, TPFLAGS_TUPLE)) return araise(PY_EXC(TypeError), "environ items must be a tuple");
 	py.Py_IncRef(w);
 	py.Py_IncRef(y);
+	py.Py_IncRef(e);
 	wait_fn = w;
 	yield_fn = y;
+	environ_items = e;
 	py.Py_IncRef(PY_NONE);
 	return PY_NONE;
 }

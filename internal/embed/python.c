@@ -18,6 +18,7 @@
 
 extern PyThreadState *gosgi_main_ts;
 int gosgi_async_module_init(PyObject *m); // async.c
+int gosgi_async_environ(PyObject *env);   // async.c
 
 #define MAX_CORES 1024
 #define MAX_APPS 64
@@ -861,6 +862,7 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 		py.PyDict_SetItem(env, k_uwsgi_core, id);
 		py.Py_DecRef(id);
 	}
+	if (gosgi_async_mode && gosgi_async_environ(env) < 0) return -1;
 	return 0;
 }
 

@@ -548,6 +548,8 @@ func (m *Master) startPython() error {
 	}
 	mode := "preforking"
 	switch {
+	case m.gevent > 0 && m.processes > 1:
+		mode = "preforking+async"
 	case m.gevent > 0:
 		mode = "async"
 	case m.processes == 1 && m.threads > 1:

@@ -161,8 +161,19 @@ class _Loop:
         gevent.joinall(list(self.running))
 
 
+def _environ_items():
+    """What async modes add to the environ (PY-21): the x-wsgiorg.fdevent
+    extension, served by uwsgi.wait_fd_read/wait_fd_write."""
+    uwsgi = sys.modules["uwsgi"]
+    return (
+        ("x-wsgiorg.fdevent.readable", uwsgi.wait_fd_read),
+        ("x-wsgiorg.fdevent.writable", uwsgi.wait_fd_write),
+        ("x-wsgiorg.fdevent.timeout", None),
+    )
+
+
 def run(ncores, socks, stop_fd, wake_fd):
-    _gosgi.async_setup(wait_fd, yield_now)
+    _gosgi.async_setup(wait_fd, yield_now, _environ_items())
     hub = get_hub()
     _loader.log("*** running gevent loop engine [addr:0x%x] ***" % id(hub))
     loop = _Loop(ncores)

@@ -200,11 +200,13 @@ func TestGeventMonkeyPatch(t *testing.T) {
 }
 
 // TestGeventAsyncAPI: uwsgi.async_sleep, suspend, ready_fd, green_schedule,
-// loop, cores and environ's uwsgi.core as uWSGI's gevent mode gives them.
+// loop, cores and the environ's uwsgi.core and x-wsgiorg.fdevent keys
+// (PY-21, PY-44) as uWSGI's gevent mode gives them, on two workers (PM-3:
+// preforking+async).
 func TestGeventAsyncAPI(t *testing.T) {
 	requireGevent(t)
-	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
-		var out []string
+	Differential(t, Setup{Args: geventArgs("--processes", "2")}, func(t *testing.T, e *Env) any {
+		out := regexp.MustCompile(`\*\*\* Operational MODE: .* \*\*\*`).FindAllString(e.Srv.Log(), -1)
 		for _, p := range []string{"/async", "/env"} {
 			out = append(out, string(Do(t, e.Addr("http"), Get(p)).Body))
 		}

@@ -63,7 +63,8 @@ def application(env, start_response):
     if p == "/raise":
         raise ValueError("gevent test: app raised")
     if p == "/env":
-        return body(start_response, repr((uwsgi.loop, uwsgi.cores, "uwsgi.core" in env, env["wsgi.multithread"])))
+        fdevent = sorted((k, "callable" if callable(v) else v) for k, v in env.items() if k.startswith("x-wsgiorg.fdevent."))
+        return body(start_response, repr((uwsgi.loop, uwsgi.cores, "uwsgi.core" in env, env["wsgi.multithread"], fdevent)))
     if p == "/patched":
         return body(start_response, "%s %s %s" % (IMPORT_SOCKET, socket.socket.__module__, monkey.is_module_patched("threading")))
     if p == "/async":
