@@ -214,9 +214,9 @@ func TestGeventAsyncAPI(t *testing.T) {
 	})
 }
 
-// TestGeventWaitFd: wait_fd_read, wait_fd_write and async_connect suspend
-// the request's greenlet until the fd is ready, or the timeout passes
-// (ready_fd -1). uWSGI 2.0.21's gevent loop refuses wait_fd_* ("unable to
+// TestGeventWaitFd: wait_fd_read, wait_fd_write, async_connect and the
+// x-wsgiorg.fdevent keys suspend the request's greenlet until the fd is
+// ready, or the timeout passes (ready_fd -1). uWSGI 2.0.21's gevent loop refuses wait_fd_* ("unable to
 // fd N to the event queue"), so this runs on gosgi only (docs/compat.md).
 func TestGeventWaitFd(t *testing.T) {
 	requireGevent(t)
@@ -225,6 +225,7 @@ func TestGeventWaitFd(t *testing.T) {
 	tests := []struct{ path, header, want string }{
 		{"/wait_fd", "", "ready"},
 		{"/wait_fd_timeout", "", "ready_fd -1"},
+		{"/fdevent", "", "ready"},
 		{"/connect", "X-Target: " + vars["http2"], "connected"},
 	}
 	for _, tc := range tests {

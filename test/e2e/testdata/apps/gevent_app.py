@@ -87,6 +87,20 @@ def application(env, start_response):
         os.close(r)
         os.close(w)
         return body(start_response, "ready_fd %d" % got)
+    if p == "/fdevent":
+        # The x-wsgiorg.fdevent way: register, yield an empty item, resume.
+        r, w = os.pipe()
+        gevent.spawn(os.write, w, b"x")
+
+        def gen():
+            env["x-wsgiorg.fdevent.readable"](r, SAFETY)
+            yield b""
+            yield b"ready" if uwsgi.ready_fd() == r else b"not ready"
+            os.close(r)
+            os.close(w)
+
+        start_response("200 OK", [])
+        return gen()
     if p == "/connect":
         fd = uwsgi.async_connect(env["HTTP_X_TARGET"])
         uwsgi.wait_fd_write(fd, SAFETY)
