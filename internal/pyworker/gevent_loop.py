@@ -95,8 +95,12 @@ class _Loop:
                 _loader.log("accept(): %s" % e.strerror)
                 gevent.sleep(0.01)
                 continue
-            os.set_blocking(conn, False)
-            core = self.cores.get()
+            try:
+                os.set_blocking(conn, False)
+                core = self.cores.get()
+            except BaseException:  # stopping, or the client is already gone
+                os.close(conn)
+                raise
             _gosgi.async_conn(core, conn, index)
             gevent.spawn(self.serve, core, conn)
 

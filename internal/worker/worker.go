@@ -140,6 +140,9 @@ func Run() int {
 	gevent := b.Spec.Gevent > 0
 	if gevent { // one thread, Spec.Gevent greenlet cores (gevent.go)
 		threads = min(b.Spec.Gevent, maxGeventCores)
+		if threads < b.Spec.Gevent {
+			w.log.Printf("gevent = %d: a worker runs at most %d async cores", b.Spec.Gevent, maxGeventCores)
+		}
 		runtime.GOMAXPROCS(3)
 	}
 	w.cores = make([]*coreState, threads)
