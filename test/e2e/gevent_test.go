@@ -69,10 +69,11 @@ func fetch(addr, req string) (string, error) {
 	return r.StatusLine + " " + string(r.Body), nil
 }
 
-// TestGeventGreenletsRunConcurrently: on one worker, /a and /b each wait
-// for the other to have started, so both can only finish if the worker ran
-// them at the same time; then a request body that arrives in two parts
-// does not hold the worker: another request is answered in between.
+// TestGeventGreenletsRunConcurrently: on one worker, /a (HTTP) and /b
+// (uwsgi protocol) each wait for the other to have started, so both can
+// only finish if the worker ran them at the same time; then a request body
+// that arrives in two parts does not hold the worker: another request is
+// answered in between.
 func TestGeventGreenletsRunConcurrently(t *testing.T) {
 	requireGevent(t)
 	Differential(t, Setup{Args: geventArgs()}, func(t *testing.T, e *Env) any {
@@ -80,11 +81,15 @@ func TestGeventGreenletsRunConcurrently(t *testing.T) {
 		var wg sync.WaitGroup
 		replies := make([]string, 2)
 		errs := make([]error, 2)
-		for i, p := range []string{"/a", "/b"} {
+		requests := []struct{ addr, req string }{
+			{addr, Get("/a")},
+			{e.Addr("sock"), string(UwsgiPacket(BasicUwsgiVars("/b"), ""))},
+		}
+		for i, r := range requests {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				replies[i], errs[i] = fetch(addr, Get(p))
+				replies[i], errs[i] = fetch(r.addr, r.req)
 			}()
 		}
 		wg.Wait()
