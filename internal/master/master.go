@@ -575,6 +575,31 @@ func (m *Master) startPython() error {
 	return nil
 }
 
+// socketTimeout is socket-timeout as the workers apply it: gevent = N
+// raises it to 30 seconds, as uWSGI's gevent shortcut does when it is
+// parsed, so only a socket-timeout given after it sets a lower one.
+func (m *Master) socketTimeout() int {
+	t := m.cfg.Int("socket-timeout")
+	if m.gevent == 0 || t >= 30 {
+		return t
+	}
+	lastGevent, lastTimeout := -1, -1
+	for i, e := range m.cfg.Entries() {
+		if o := options.Lookup(e.Key); o != nil {
+			switch o.Name {
+			case "gevent":
+				lastGevent = i
+			case "socket-timeout":
+				lastTimeout = i
+			}
+		}
+	}
+	if lastTimeout > lastGevent {
+		return t
+	}
+	return 30
+}
+
 // cores is the number of request cores per worker: threads, or the async
 // cores of gevent mode.
 func (m *Master) cores() int {
@@ -640,7 +665,7 @@ func (m *Master) bootSpec() boot.Spec {
 	w := boot.Worker{
 		BufferSize:        bufSize,
 		MaxVars:           cfg.Int("max-vars"),
-		SocketTimeout:     cfg.Int("socket-timeout"),
+		SocketTimeout:     m.socketTimeout(),
 		DisableLogging:    cfg.Bool("disable-logging"),
 		LogMicros:         cfg.Bool("log-micros"),
 		LogXForwardedFor:  cfg.Bool("log-x-forwarded-for"),
