@@ -172,7 +172,11 @@ func TestGeventRequestLineAndStats(t *testing.T) {
 		if len(doc.Workers) != 1 {
 			t.Fatalf("stats list %d workers, want 1", len(doc.Workers))
 		}
-		return map[string]any{"replies": replies, "log": log, "cores": len(doc.Workers[0].Cores),
+		var perCore []int
+		for _, c := range doc.Workers[0].Cores {
+			perCore = append(perCore, c.Requests)
+		}
+		return map[string]any{"replies": replies, "log": log, "requests per core": perCore,
 			"spawn": regexp.MustCompile(`spawned uWSGI worker 1 \(pid: \d+, cores: (\d+)\)`).FindStringSubmatch(e.Srv.Log())[1:]}
 	})
 }
