@@ -108,12 +108,13 @@ class _Loop:
         """Serves the connections whose head Go read (TLS fronts)."""
         os.set_blocking(wake_fd, False)
         while True:
+            # First whatever was queued before the loop ran, then on each wake.
+            self.serve_pending()
             wait_read(wake_fd)
             try:
                 os.read(wake_fd, 4096)
             except BlockingIOError:
                 pass
-            self.serve_pending()
 
     def serve_pending(self):
         while True:
