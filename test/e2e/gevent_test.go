@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -420,5 +422,41 @@ func TestGeventTimerAfterMonkeyPatch(t *testing.T) {
 	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
 		e.Srv.WaitFile(t, e.Addr("dir")+"/ticks", `tick`, RequestTimeout)
 		return "ticked"
+	})
+}
+
+// TestGeventStaticFileSlowReader: a static file (PM-79) going to a client
+// that stopped reading does not hold the worker: with the file's first
+// bytes received and far more than the socket buffers hold while nobody
+// reads (the receive window grows only as the client reads) still to
+// send, another request is answered; then the whole file arrives.
+func TestGeventStaticFileSlowReader(t *testing.T) {
+	requireGevent(t)
+	const size = 16 << 20
+	Differential(t, Setup{Args: geventArgs("--static-map", "/s={dir}")}, func(t *testing.T, e *Env) any {
+		if err := os.WriteFile(e.Addr("dir")+"/big.bin", bytes.Repeat([]byte("0123456789abcdef"), size/16), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Dial(e.Addr("http"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(RequestTimeout))
+		c.Write([]byte(Get("/s/big.bin")))
+		first := make([]byte, 1024)
+		if _, err := io.ReadFull(c, first); err != nil {
+			t.Fatalf("first bytes of the file: %v", err)
+		}
+		hello := string(Do(t, e.Addr("http"), Get("/")).Body)
+		rest, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("rest of the file: %v", err)
+		}
+		r, err := ParseResponse(append(first, rest...))
+		if err != nil {
+			t.Fatalf("file reply: %v", err)
+		}
+		return map[string]any{"hello": hello, "status": r.StatusLine, "file bytes": len(r.Body)}
 	})
 }
