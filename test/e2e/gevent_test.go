@@ -460,3 +460,18 @@ func TestGeventStaticFileSlowReader(t *testing.T) {
 		return map[string]any{"hello": hello, "status": r.StatusLine, "file bytes": len(r.Body)}
 	})
 }
+
+// TestAsyncAPIWithoutLoop: outside gevent mode there is nothing to switch
+// to: async_sleep, suspend, ready_fd and green_schedule answer at once and
+// wait_fd_read raises, as uWSGI without an async loop engine (PY-44).
+func TestAsyncAPIWithoutLoop(t *testing.T) {
+	requireGevent(t) // the app imports gevent
+	args := []string{"--plugins", "python3", "--master", "--http-socket", "{http}", "--wsgi-file", "{apps}/gevent_app.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		var out []string
+		for _, p := range []string{"/async", "/wait_fd_refused"} {
+			out = append(out, string(Do(t, e.Addr("http"), Get(p)).Body))
+		}
+		return out
+	})
+}

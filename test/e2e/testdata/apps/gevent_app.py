@@ -70,6 +70,12 @@ def application(env, start_response):
     if p == "/async":
         out = [repr(uwsgi.async_sleep(0.01)), repr(uwsgi.suspend()), repr(uwsgi.ready_fd()), repr(uwsgi.green_schedule())]
         return body(start_response, " ".join(out))
+    if p == "/wait_fd_refused":
+        try:
+            uwsgi.wait_fd_read(0, 1)
+            return body(start_response, "accepted")
+        except OSError as e:
+            return body(start_response, "OSError: %s" % e)
     if p == "/wait_fd":
         r, w = os.pipe()
         gevent.spawn(os.write, w, b"x")
