@@ -63,6 +63,13 @@ type Spec struct {
 	PyAutoreload       int      `json:"py_autoreload,omitempty"`
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
 	Worker             Worker   `json:"worker"`
+
+	// Gevent is the number of async cores of gevent mode (gevent = N), 0
+	// off; the loader and the hub loop read the gevent-* flags.
+	Gevent                 int  `json:"gevent,omitempty"`
+	GeventMonkeyPatch      bool `json:"gevent_monkey_patch,omitempty"`
+	GeventEarlyMonkeyPatch bool `json:"gevent_early_monkey_patch,omitempty"`
+	GeventWaitForHub       bool `json:"gevent_wait_for_hub,omitempty"`
 }
 
 // Cron is a command cron: time fields (-1 any, -N every N), the shell

@@ -135,6 +135,14 @@ func NewCore(id, headSize, varsSize int) (*Core, error) {
 // Call runs app on a request. vars, body, proto and scheme must point into
 // c.Head or c.Vars (C memory).
 func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool, extra []string) Result {
+	c.Prepare(fd, app, vars, body, contentLength, proto, scheme, keepalive, extra)
+	C.gosgi_handle(C.int(c.ID), c.req)
+	return c.Result()
+}
+
+// Prepare describes a request to the C side without running it; Call runs
+// it at once, gevent mode later from the hub loop (async.go).
+func (c *Core) Prepare(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool, extra []string) {
 	r := c.req
 	*r = C.gosgi_req{}
 	r.fd = C.int(fd)
@@ -170,7 +178,11 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		}
 		r.extra, r.extra_len, r.extra_count = cptr(buf), C.int(len(buf)), C.int(n)
 	}
-	C.gosgi_handle(C.int(c.ID), r)
+}
+
+// Result is what the C side reported about the request it last ran.
+func (c *Core) Result() Result {
+	r := c.req
 	return Result{
 		Status:           int(r.status),
 		Headers:          int(r.headers),

@@ -30,9 +30,9 @@ func (m *Master) spawn(w *workerSlot, respawn bool) error {
 	case respawn:
 		m.log.Printf("Respawned uWSGI worker %d (new pid: %d)", w.id, pid)
 	case !m.hasMaster && m.processes == 1:
-		m.log.Printf("spawned uWSGI worker %d (and the only) (pid: %d, cores: %d)", w.id, pid, m.threads)
+		m.log.Printf("spawned uWSGI worker %d (and the only) (pid: %d, cores: %d)", w.id, pid, m.cores())
 	default:
-		m.log.Printf("spawned uWSGI worker %d (pid: %d, cores: %d)", w.id, pid, m.threads)
+		m.log.Printf("spawned uWSGI worker %d (pid: %d, cores: %d)", w.id, pid, m.cores())
 	}
 	return nil
 }

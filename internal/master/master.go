@@ -55,6 +55,7 @@ type Master struct {
 	hasMaster bool
 	processes int
 	threads   int
+	gevent    int // async cores of gevent mode, 0 off
 	mercy     time.Duration
 
 	listeners []*sockets.Listener
@@ -171,6 +172,7 @@ func (m *Master) run() (int, error) {
 	if m.threads < 1 {
 		m.threads = 1
 	}
+	m.gevent = max(cfg.Int("gevent"), 0)
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
 	if title := m.titles().For("master"); title != "" {
@@ -589,6 +591,10 @@ func (m *Master) startPython() error {
 	}
 	mode := "preforking"
 	switch {
+	case m.gevent > 0 && m.processes > 1:
+		mode = "preforking+async"
+	case m.gevent > 0:
+		mode = "async"
 	case m.processes == 1 && m.threads > 1:
 		mode = "threaded"
 	case m.processes > 1 && m.threads > 1:
@@ -615,6 +621,40 @@ func (m *Master) startPython() error {
 	}
 	m.zygote = z
 	return nil
+}
+
+// socketTimeout is socket-timeout as the workers apply it: gevent = N
+// raises it to 30 seconds, as uWSGI's gevent shortcut does when it is
+// parsed, so only a socket-timeout given after it sets a lower one.
+func (m *Master) socketTimeout() int {
+	t := m.cfg.Int("socket-timeout")
+	if m.gevent == 0 || t >= 30 {
+		return t
+	}
+	lastGevent, lastTimeout := -1, -1
+	for i, e := range m.cfg.Entries() {
+		if o := options.Lookup(e.Key); o != nil {
+			switch o.Name {
+			case "gevent":
+				lastGevent = i
+			case "socket-timeout":
+				lastTimeout = i
+			}
+		}
+	}
+	if lastTimeout > lastGevent {
+		return t
+	}
+	return 30
+}
+
+// cores is the number of request cores per worker: threads, or the async
+// cores of gevent mode.
+func (m *Master) cores() int {
+	if m.gevent > 0 {
+		return m.gevent
+	}
+	return m.threads
 }
 
 func (m *Master) bootSpec() boot.Spec {
@@ -652,6 +692,11 @@ func (m *Master) bootSpec() boot.Spec {
 	if s.Lazy {
 		s.AppPID = 0 // each worker logs its own pid (PM-6)
 	}
+	// gevent mode (internal/worker/gevent.go)
+	s.Gevent = m.gevent
+	s.GeventMonkeyPatch = cfg.Bool("gevent-monkey-patch")
+	s.GeventEarlyMonkeyPatch = cfg.Bool("gevent-early-monkey-patch")
+	s.GeventWaitForHub = cfg.Bool("gevent-wait-for-hub")
 	for _, e := range cfg.Entries() {
 		s.Opt = append(s.Opt, boot.Opt{Key: e.Key, Value: e.Value, NoValue: e.NoValue})
 	}
@@ -669,7 +714,7 @@ func (m *Master) bootSpec() boot.Spec {
 	w := boot.Worker{
 		BufferSize:        bufSize,
 		MaxVars:           cfg.Int("max-vars"),
-		SocketTimeout:     cfg.Int("socket-timeout"),
+		SocketTimeout:     m.socketTimeout(),
 		DisableLogging:    cfg.Bool("disable-logging"),
 		LogMicros:         cfg.Bool("log-micros"),
 		LogXForwardedFor:  cfg.Bool("log-x-forwarded-for"),
@@ -773,6 +818,9 @@ func (m *Master) banner() {
 	l.Printf("your memory page size is %d bytes", os.Getpagesize())
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		l.Printf("detected max file descriptor number: %d", rl.Cur)
+		if m.gevent > 0 {
+			l.Printf("- async cores set to %d - fd table size: %d", m.gevent, rl.Cur)
+		}
 	}
 	l.Printf("lock engine: pthread robust mutexes")
 	l.Printf("thunder lock: disabled (you can enable it with --thunder-lock)")

@@ -49,7 +49,7 @@ func (m *Master) snapshot() *stats.Snapshot {
 		Queue:     &m.queue,
 		Workers: stats.BoardOptions{
 			Workers:      m.processes,
-			Cores:        m.threads,
+			Cores:        m.cores(),
 			Mounts:       mounts,
 			MemoryReport: m.cfg.Bool("memory-report"),
 			Paused:       m.board.Header.Paused.Load() == 1,

@@ -41,6 +41,9 @@ type loop struct {
 	mem          requestMemory
 	http         []byte // C-memory "http" and "https" for wsgi.url_scheme
 	https        []byte
+	// async is set on the cores of gevent mode (gevent.go): the hub loop
+	// reads and runs requests, this loop only parses and logs them.
+	async *asyncCore
 }
 
 func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
@@ -239,6 +242,10 @@ func (l *loop) serve(n int) {
 // head is still incomplete after it, the connection goes to a goroutine
 // (handed is set) so a slow client never holds the core.
 func (l *loop) fill(n int, reads *int) (int, bool) {
+	if l.async != nil { // the hub loop reads, then parses again
+		l.async.needMore = true
+		return n, false
+	}
 	if *reads > 0 {
 		l.w.handoff(l.conn, l.c.Head[:n])
 		l.conn.handed = true
@@ -426,28 +433,58 @@ func (l *loop) selectApp() int {
 	return 0
 }
 
+// call is a request on its way into the app: what dispatch decided
+// before the call and needs after it.
+type call struct {
+	app       int
+	block     []byte
+	body      []byte // the body bytes read with the head
+	start     time.Time
+	keep      bool // the front may keep the connection
+	pipelined bool // more bytes than the body followed the head
+}
+
 // dispatch serves a parsed request: Head[:headLen] is its head, and
 // Head[headLen:n] the body bytes read with it.
 func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
+	rc, ok := l.begin(block, headLen, n, start)
+	if !ok {
+		return
+	}
+	r := &l.req
+	if l.async != nil { // gevent mode: the hub loop runs it (gevent.go)
+		l.c.Prepare(l.conn.fd, rc.app, rc.block, rc.body, r.ContentLength, r.Proto, l.scheme(), rc.keep, l.extraHeaders)
+		l.async.pending = &rc
+		return
+	}
+	res := l.c.Call(l.conn.fd, rc.app, rc.block, rc.body, r.ContentLength, r.Proto, l.scheme(), rc.keep, l.extraHeaders)
+	l.end(rc, &res)
+}
+
+// begin routes the request, picks its app and marks the core busy; ok is
+// false when the request was answered (or dropped, or handed to a body
+// reader) without the app.
+func (l *loop) begin(block []byte, headLen, n int, start time.Time) (rc call, ok bool) {
 	fd := l.conn.fd
 	r := &l.req
 	body := l.c.Head[headLen:n]
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
 		l.refuseTooBig(block, start)
-		return
+		return rc, false
 	}
 	// post-buffering: the body is whole before the app runs, in memory
-	// (bodyFD -1) or in a file; without it the app reads the socket.
-	buffered, bodyFD := l.w.cfg.PostBuffering > 0, -1
-	if l.needsBuffering(int64(len(body))) {
+	// (bodyFD -1) or in a file; without it the app reads the socket. In
+	// gevent mode a slow body only holds a greenlet: nothing to buffer.
+	buffered, bodyFD := l.w.cfg.PostBuffering > 0 && l.async == nil, -1
+	if buffered && l.needsBuffering(int64(len(body))) {
 		l.bufferBody(l.c.Head[:headLen], body, start)
-		return
+		return rc, false
 	}
 	if b := l.conn.body; b != nil {
 		if b.failure != "" {
 			l.w.log.Printf("%s", b.failure)
 			l.finish(-1, block, &embed.Result{Status: 500, Switches: b.waits}, start)
-			return
+			return rc, false
 		}
 		body, bodyFD = b.mem, b.fd()
 	}
@@ -462,13 +499,13 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if l.w.static != nil || l.w.routes != nil {
 		answered, nb := l.routeAndStatic(block, start)
 		if answered {
-			return
+			return rc, false
 		}
 		block = nb
 	}
 	if len(l.w.mounts) == 0 {
 		l.noApp(fd, block, start)
-		return
+		return rc, false
 	}
 	app := l.selectApp()
 	if l.w.cfg.ManageScriptName {
@@ -486,6 +523,7 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if app < scoreboard.MaxApps {
 		w.slot.Apps[app].Requests.Add(1) // ST-13: counts the request in flight
 	}
+	w.appCounts[app].Add(1) // "req: R/T" counts it from now on too, as uWSGI's does
 	if w.cfg.Harakiri > 0 {
 		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
 	}
@@ -499,7 +537,15 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if buffered {
 		l.c.BufferedBody(bodyFD)
 	}
-	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
+	return call{app: app, block: block, body: body, start: start, keep: keep, pipelined: pipelined}, true
+}
+
+// end marks the core idle again, counts and logs the request the app
+// answered, and recycles the worker when it is time.
+func (l *loop) end(rc call, res *embed.Result) {
+	w := l.w
+	app := rc.app
+	core := &w.slot.Cores[l.c.ID%scoreboard.MaxCores]
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
 	l.cs.current.Store(nil)
@@ -517,10 +563,12 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
-	l.conn.keep = keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&
-		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
-	l.finish(app, block, &res, start)
-	l.c.AfterRequest()
+	l.conn.keep = rc.keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&
+		!res.Exception && l.c.BodyLeft() == 0 && !rc.pipelined
+	l.finish(app, rc.block, res, rc.start)
+	if l.async == nil { // the hub loop runs the hook itself (it holds the GIL)
+		l.c.AfterRequest()
+	}
 	l.exception = res.Exception
 	l.maybeRecycle()
 }
@@ -555,8 +603,8 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 		w.slot.Exceptions.Add(1)
 	}
 	appReq := int64(-1)
-	if app >= 0 {
-		appReq = w.appCounts[app].Add(1)
+	if app >= 0 { // with requests in flight together, it includes them (uWSGI)
+		appReq = w.appCounts[app].Load()
 	}
 	if w.cfg.DisableLogging && !res.ForceLog && !l.logAnyway(res, d) {
 		return
