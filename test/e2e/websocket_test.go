@@ -329,3 +329,31 @@ func TestUwsgiChunkedRead(t *testing.T) {
 		return out
 	})
 }
+
+// TestWebsocketGevent: under gevent = N two websocket sessions share one
+// worker, each waiting for its peer in the hub (neither could go on if a
+// session held the worker), and the request API finds each greenlet's
+// request (uwsgi.env, connection_fd), as with uWSGI's gevent loop.
+func TestWebsocketGevent(t *testing.T) {
+	args := []string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "10", "--processes", "1",
+		"--http-socket", "{http}", "--wsgi-file", "{apps}/uwsgimod_request.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		a, _ := wsDial(t, e.Addr("http"), "/ws")
+		b, _ := wsDial(t, e.Addr("http"), "/ws")
+		var got []string
+		a.send(t, 0x1, []byte("one"))
+		b.send(t, 0x1, []byte("two"))
+		for _, ws := range []*wsConn{b, a} {
+			first, p := ws.recv(t)
+			got = append(got, fmt.Sprintf("%#x %q", first, p))
+		}
+		// While both sessions are open, a plain request is served too.
+		got = append(got, bodyLines(t, e.Addr("http"), "/")[:2]...)
+		for _, ws := range []*wsConn{a, b} {
+			ws.send(t, 0x1, []byte("bye"))
+			first, p := ws.recv(t)
+			got = append(got, fmt.Sprintf("%#x %q", first, p))
+		}
+		return got
+	})
+}
