@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +32,12 @@ func wsDial(t *testing.T, addr, path string) (*wsConn, string) {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
+	return wsHandshake(t, c, path)
+}
+
+// wsHandshake sends the upgrade request for path on c (plain or TLS).
+func wsHandshake(t *testing.T, c net.Conn, path string) (*wsConn, string) {
+	t.Helper()
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(RequestTimeout))
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
@@ -355,5 +363,36 @@ func TestWebsocketGevent(t *testing.T) {
 			got = append(got, fmt.Sprintf("%#x %q", first, p))
 		}
 		return got
+	})
+}
+
+// TestWebsocketTLS: a websocket over https-socket (wss://): the TLS front
+// passes the app's 101 answer and then the frames both ways, as uWSGI's
+// https-socket does.
+func TestWebsocketTLS(t *testing.T) {
+	ca := newTLSCA(t, t.TempDir())
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		dir := e.Vars["dir"]
+		crt, key := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+		ca.issue(t, crt, key, 100)
+		addr := e.Addr("http")
+		e.Srv = Start(t, e.Impl.Name, e.Impl.Bin, []string{"--plugin", "python3", "--master", "--processes", "1",
+			"--https-socket", addr + "," + crt + "," + key, "--wsgi-file", filepath.Join(e.Vars["apps"], "uwsgimod_request.py")},
+			StartOptions{Dir: dir})
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+			&tls.Config{RootCAs: ca.pool, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatalf("TLS dial %s: %v", addr, err)
+		}
+		ws, head := wsHandshake(t, c, "/ws")
+		status, _, _ := strings.Cut(head, "\r\n")
+		var got []string
+		for _, m := range []string{"over tls", "binary", "bye"} {
+			ws.send(t, 0x1, []byte(m))
+			first, p := ws.recv(t)
+			got = append(got, fmt.Sprintf("%#x %q", first, p))
+		}
+		line := e.Srv.WaitLog(t, `(?m)^.*GET /ws => .*$`, StartTimeout)
+		return map[string]any{"status": status, "messages": got, "log": NormaliseSwitches(NormaliseRequestLine(line[0]))}
 	})
 }
