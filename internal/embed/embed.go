@@ -111,6 +111,9 @@ type Result struct {
 	ReadError        bool
 	ContentLengthSet bool
 	ForceLog         bool // the app called uwsgi.log_this_request()
+	// AddedVars are the variables the app added (uwsgi.add_var) in the
+	// uwsgi block format; C memory, valid until the core's next request.
+	AddedVars []byte
 	// Chunked: the router rules chunked the body, to its last chunk.
 	Chunked bool
 	// Via names how a body went out when Go answered (static files,
@@ -196,6 +199,7 @@ func (c *Core) Result() Result {
 		ContentLengthSet: r.content_length_set != 0,
 		ForceLog:         r.force_log != 0,
 		Chunked:          r.chunked != 0,
+		AddedVars:        unsafe.Slice((*byte)(unsafe.Pointer(r.added_vars)), int(r.added_vars_len)),
 	}
 }
 

@@ -52,6 +52,9 @@ typedef struct core {
 	// router framing of the response body: chunked, maybe gzipped first
 	int chunked;
 	PyObject *gz; // zlib compressobj while gzipping
+	// variables the app added (uwsgi.add_var), in the uwsgi block format
+	char *added;
+	size_t added_len, added_cap;
 } core_t;
 
 static core_t *cores[MAX_CORES];
@@ -930,6 +933,37 @@ static PyObject *raw_read(PyObject *self, PyObject *args) {
 
 static int send_fd(core_t *c, int fd, off_t *pos, long long size);
 
+// _gosgi.add_var(key, value): a variable added to the running request, for
+// the request log (%(var.KEY)); False when the request already carries
+// 64 KiB of them.
+static PyObject *add_var_fn(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	char *k, *v;
+	Py_ssize_t kl, vl;
+	if (py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 0), &k, &kl) < 0 ||
+	    py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 1), &v, &vl) < 0)
+		return NULL;
+	size_t need = c->added_len + 4 + kl + vl;
+	if (kl > 0xffff || vl > 0xffff || need > 65536) return py.PyBool_FromLong(0);
+	if (need > c->added_cap) {
+		char *p = realloc(c->added, 65536);
+		if (!p) return raise(PY_EXC(RuntimeError), "out of memory");
+		c->added = p;
+		c->added_cap = 65536;
+	}
+	char *p = c->added + c->added_len;
+	p[0] = kl & 0xff;
+	p[1] = kl >> 8;
+	memcpy(p + 2, k, kl);
+	p[2 + kl] = vl & 0xff;
+	p[3 + kl] = vl >> 8;
+	memcpy(p + 4 + kl, v, vl);
+	c->added_len = need;
+	return py.PyBool_FromLong(1);
+}
+
 // _gosgi.sendfile(fd, pos, size): uwsgi.sendfile() sends (part of) a file
 // as the running request's body at once (PY-50); size < 0: to the end.
 static PyObject *sendfile_fn(PyObject *self, PyObject *args) {
@@ -970,6 +1004,7 @@ static PyMethodDef module_fns[] = {
     {"listen_queue", listen_queue_fn, METH_O, NULL},
     {"sendfile", sendfile_fn, METH_VARARGS, NULL},
     {"disconnect", disconnect_fn, METH_NOARGS, NULL},
+    {"add_var", add_var_fn, METH_VARARGS, NULL},
     {"raw_read", raw_read, METH_VARARGS, NULL},
     {"input_seek", input_seek, METH_VARARGS, NULL},
     {"input_tell", input_tell, METH_VARARGS, NULL},
@@ -1380,6 +1415,7 @@ int gosgi_run_request(int id, gosgi_req *r) {
 	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->req, r, __ATOMIC_RELEASE);
 	running = c;
+	c->added_len = 0;
 	c->headers_sent = 0;
 	c->out_len = 0;
 	c->la = c->la_base = r->body;
@@ -1444,6 +1480,8 @@ int gosgi_run_request(int id, gosgi_req *r) {
 	}
 	py.PyDict_Clear(c->environ);
 	r->body_left = r->buffered ? 0 : c->remaining; // a buffered body left nothing in the socket
+	r->added_vars = c->added;
+	r->added_vars_len = (int)c->added_len;
 	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
 	running = NULL;
 	return 0;

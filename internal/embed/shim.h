@@ -42,6 +42,8 @@ typedef struct gosgi_req {
 	int content_length_set;  // the app sent a Content-Length header (keep-alive fronts)
 	long long body_left;     // body bytes still unread in the socket
 	int force_log;           // uwsgi.log_this_request(): log despite disable-logging
+	const char *added_vars;  // uwsgi.add_var(): variables in block format, valid until the core's next request
+	int added_vars_len;
 	int chunked;             // the response went out chunked, to its last chunk
 } gosgi_req;
 

@@ -1898,6 +1898,26 @@ def offload(filename, size=0):
     return b""
 
 
+def add_var(key, value):
+    """Adds a variable to the running request, for the request log
+    (logformat %(var.KEY)); True when added."""
+    _running()
+    k = key.encode("latin-1") if isinstance(key, str) else bytes(key)
+    v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+    return True if _gosgi.add_var(k, v) else False
+
+
+_warning_message = None
+
+
+def set_warning_message(message):
+    """uWSGI 2.0 keeps the text in its shared memory, where nothing shows
+    it; gosgi keeps it likewise (uwsgi._warning_message)."""
+    global _warning_message
+    _warning_message = str(message)
+    return True
+
+
 def cl():
     """CONTENT_LENGTH of the running request as an int."""
     try:

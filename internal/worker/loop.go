@@ -31,6 +31,7 @@ type loop struct {
 	exception bool // the last request raised (reload-on-exception)
 	// extraHeaders are response headers a routing rule adds (addheader).
 	extraHeaders []string
+	varsBuf      []byte // the request's variables and those the app added (log only)
 	sa           unix.RawSockaddrAny
 	addr         []byte // REMOTE_ADDR text of the current connection
 	req          proto.Request
@@ -635,6 +636,10 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	if w.cfg.LogJSON {
 		buf = logging.AppendRequestJSON(buf, ln, w.id)
 	} else if w.logFormat != nil {
+		if len(res.AddedVars) > 0 { // uwsgi.add_var: %(var.KEY) finds them after the request's
+			l.varsBuf = append(append(l.varsBuf[:0], block...), res.AddedVars...)
+			block = l.varsBuf
+		}
 		l.extra.Block, l.extra.RSS, l.extra.VSZ = block, rss, vsz
 		buf = w.logFormat.Append(buf, ln, &l.extra)
 	} else {

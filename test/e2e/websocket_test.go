@@ -396,3 +396,16 @@ func TestWebsocketTLS(t *testing.T) {
 		return map[string]any{"status": status, "messages": got, "log": NormaliseSwitches(NormaliseRequestLine(line[0]))}
 	})
 }
+
+// TestUwsgiAddVar: PY-50 uwsgi.add_var adds a variable the request log
+// sees (logformat %(var.KEY)); set_warning_message returns True.
+func TestUwsgiAddVar(t *testing.T) {
+	args := []string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--processes", "1",
+		"--logformat", "VARS %(uri) [%(var.MYVAR)] [%(var.OTHER)] [%(var.MISSING)] [%(var.REQUEST_METHOD)]",
+		"--wsgi-file", "{apps}/uwsgimod_misc.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		body := bodyLines(t, e.Addr("http"), "/addvar")
+		line := e.Srv.WaitLog(t, `(?m)^VARS .*$`, StartTimeout)
+		return []string{body[0], line[0]}
+	})
+}
