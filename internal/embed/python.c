@@ -933,9 +933,9 @@ static PyObject *raw_read(PyObject *self, PyObject *args) {
 
 static int send_fd(core_t *c, int fd, off_t *pos, long long size);
 
-// _gosgi.add_var(key, value): a variable added to the running request, for
-// the request log (%(var.KEY)); False when the request already carries
-// 64 KiB of them.
+// _gosgi.add_var(key, value, limit): a variable added to the running
+// request, for the request log (%(var.KEY)); False when the added ones
+// would pass limit bytes (the buffer-size, as uWSGI's request buffer).
 static PyObject *add_var_fn(PyObject *self, PyObject *args) {
 	(void)self;
 	core_t *c = running_core();
@@ -945,13 +945,15 @@ static PyObject *add_var_fn(PyObject *self, PyObject *args) {
 	if (py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 0), &k, &kl) < 0 ||
 	    py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 1), &v, &vl) < 0)
 		return NULL;
+	long limit = py.PyLong_AsLong(py.PyTuple_GetItem(args, 2));
+	if (limit < 0 || limit > 65536) limit = 65536;
 	size_t need = c->added_len + 4 + kl + vl;
-	if (kl > 0xffff || vl > 0xffff || need > 65536) return py.PyBool_FromLong(0);
+	if (kl > 0xffff || vl > 0xffff || need > (size_t)limit) return py.PyBool_FromLong(0);
 	if (need > c->added_cap) {
-		char *p = realloc(c->added, 65536);
+		char *p = realloc(c->added, limit);
 		if (!p) return raise(PY_EXC(RuntimeError), "out of memory");
 		c->added = p;
-		c->added_cap = 65536;
+		c->added_cap = limit;
 	}
 	char *p = c->added + c->added_len;
 	p[0] = kl & 0xff;

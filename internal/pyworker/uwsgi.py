@@ -1900,11 +1900,13 @@ def offload(filename, size=0):
 
 def add_var(key, value):
     """Adds a variable to the running request, for the request log
-    (logformat %(var.KEY)); True when added."""
+    (logformat %(var.KEY))."""
     _running()
     k = key.encode("latin-1") if isinstance(key, str) else bytes(key)
     v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
-    return True if _gosgi.add_var(k, v) else False
+    if not _gosgi.add_var(k, v, buffer_size):
+        raise ValueError("unable to add request var, check your buffer size")
+    return True
 
 
 _warning_message = None
