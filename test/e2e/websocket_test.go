@@ -304,8 +304,19 @@ func TestWebsocketPing(t *testing.T) {
 // the read) and a malformed size raises OSError (uWSGI takes it as the
 // last chunk).
 func TestUwsgiChunkedRead(t *testing.T) {
-	args := []string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--processes", "1",
+	for _, front := range []string{"--http-socket", "--http"} {
+		t.Run(front, func(t *testing.T) { testChunkedRead(t, front) })
+	}
+}
+
+// testChunkedRead runs TestUwsgiChunkedRead on one front: an http-socket,
+// or the http router address with http-chunked-input.
+func testChunkedRead(t *testing.T, front string) {
+	args := []string{"--plugin", "python3,http", "--master", front, "{http}", "--processes", "1",
 		"--wsgi-file", "{apps}/uwsgimod_request.py"}
+	if front == "--http" {
+		args = append(args, "--http-chunked-input")
+	}
 	head := "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
 		out := map[string]string{}
