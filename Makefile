@@ -14,9 +14,11 @@ TESTFLAGS ?= -count=1 -timeout 20m
 
 # Debian packages the tests and the example need: Python for the workers,
 # Flask for the test apps, nginx for uwsgi_pass tests, the real uWSGI as the
-# reference of the differential tests, curl and wrk for the benchmarks.
+# reference of the differential tests (with its gevent plugin for gevent
+# mode), curl and wrk for the benchmarks.
 DEB_PACKAGES := python3 libpython3.11 python3-flask nginx-light uwsgi-core \
-	uwsgi-plugin-python3 python3-uwsgidecorators curl wrk sqlite3 systemd rpm strace debootstrap
+	uwsgi-plugin-python3 python3-uwsgidecorators curl wrk sqlite3 systemd rpm strace debootstrap \
+	python3-gevent uwsgi-plugin-gevent-python3
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

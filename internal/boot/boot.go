@@ -64,6 +64,13 @@ type Spec struct {
 	PyAutoreloadIgnore []string `json:"py_autoreload_ignore,omitempty"`
 	Worker             Worker   `json:"worker"`
 
+	// Gevent is the number of async cores of gevent mode (gevent = N), 0
+	// off; the loader and the hub loop read the gevent-* flags.
+	Gevent                 int  `json:"gevent,omitempty"`
+	GeventMonkeyPatch      bool `json:"gevent_monkey_patch,omitempty"`
+	GeventEarlyMonkeyPatch bool `json:"gevent_early_monkey_patch,omitempty"`
+	GeventWaitForHub       bool `json:"gevent_wait_for_hub,omitempty"`
+
 	// Metrics are the metrics in stats order (enable-metrics), nil when off.
 	Metrics []Metric `json:"metrics,omitempty"`
 }
@@ -157,6 +164,7 @@ type Worker struct {
 	// DelHeaders are app response headers dropped (del-header).
 	DelHeaders        []string `json:"del_headers,omitempty"`
 	Harakiri          int      `json:"harakiri"`
+	HarakiriVerbose   bool     `json:"harakiri_verbose,omitempty"`
 	ScoreboardFD      int      `json:"scoreboard_fd"`
 	LogDate           *string  `json:"log_date"`
 	LogFormat         string   `json:"log_format,omitempty"`

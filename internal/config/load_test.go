@@ -211,12 +211,12 @@ func TestConfigErrors(t *testing.T) {
 
 // TestWarningsAndPlugins covers PL-2, PL-3 and OP-300 warnings.
 func TestWarningsAndPlugins(t *testing.T) {
-	c, log := mustLoad(t, []string{"--thunder-lock", "--plugin", "python3,gevent", "--wsgi-file", "app.py", "-H", "/venv"}, []string{"UWSGI_PLUGINS=http"})
-	if got := c.Plugins(); !reflect.DeepEqual(got, []string{"http", "python3", "gevent"}) {
+	c, log := mustLoad(t, []string{"--thunder-lock", "--plugin", "python3,greenlet", "--wsgi-file", "app.py", "-H", "/venv"}, []string{"UWSGI_PLUGINS=http"})
+	if got := c.Plugins(); !reflect.DeepEqual(got, []string{"http", "python3", "greenlet"}) {
 		t.Errorf("Plugins() = %q", got)
 	}
 	w := strings.Join(c.Warnings(), "\n")
-	if !strings.Contains(w, `option "thunder-lock" (command line): accepted, no effect because`) || !strings.Contains(w, "plugin gevent") {
+	if !strings.Contains(w, `option "thunder-lock" (command line): accepted, no effect because`) || !strings.Contains(w, "plugin greenlet") {
 		t.Errorf("Warnings() = %q", w)
 	}
 	if c.String("home") != "/venv" {

@@ -76,11 +76,12 @@ func newLoader(argv0 string, environ []string, log io.Writer) *loader {
 		environ: environ,
 		env:     map[string]string{},
 		log:     log,
-		// Python and the HTTP router are built into gosgi, as into pip's
-		// uWSGI builds: their options work without a plugin line, so
+		// Python, the HTTP router and gevent are built into gosgi, as into
+		// pip's uWSGI builds: their options work without a plugin line, so
 		// command lines and files written for either build keep working
 		// (a deliberate difference from Debian's build, PL-3; docs/compat.md).
-		loaded: map[string]bool{options.PluginCore: true, options.PluginPython: true, options.PluginHTTP: true},
+		loaded: map[string]bool{options.PluginCore: true, options.PluginPython: true, options.PluginHTTP: true,
+			options.PluginGevent: true},
 		names:  map[string]bool{},
 		custom: map[string]custom{},
 	}

@@ -111,6 +111,9 @@ type Result struct {
 	ReadError        bool
 	ContentLengthSet bool
 	ForceLog         bool // the app called uwsgi.log_this_request()
+	// AddedVars are the variables the app added (uwsgi.add_var) in the
+	// uwsgi block format; C memory, valid until the core's next request.
+	AddedVars []byte
 	// Chunked: the router rules chunked the body, to its last chunk.
 	Chunked bool
 	// Via names how a body went out when Go answered (static files,
@@ -135,6 +138,14 @@ func NewCore(id, headSize, varsSize int) (*Core, error) {
 // Call runs app on a request. vars, body, proto and scheme must point into
 // c.Head or c.Vars (C memory).
 func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool, extra []string) Result {
+	c.Prepare(fd, app, vars, body, contentLength, proto, scheme, keepalive, extra)
+	C.gosgi_handle(C.int(c.ID), c.req)
+	return c.Result()
+}
+
+// Prepare describes a request to the C side without running it; Call runs
+// it at once, gevent mode later from the hub loop (async.go).
+func (c *Core) Prepare(fd, app int, vars, body []byte, contentLength int64, proto, scheme []byte, keepalive bool, extra []string) {
 	r := c.req
 	*r = C.gosgi_req{}
 	r.fd = C.int(fd)
@@ -170,7 +181,11 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		}
 		r.extra, r.extra_len, r.extra_count = cptr(buf), C.int(len(buf)), C.int(n)
 	}
-	C.gosgi_handle(C.int(c.ID), r)
+}
+
+// Result is what the C side reported about the request it last ran.
+func (c *Core) Result() Result {
+	r := c.req
 	return Result{
 		Status:           int(r.status),
 		Headers:          int(r.headers),
@@ -184,6 +199,7 @@ func (c *Core) Call(fd, app int, vars, body []byte, contentLength int64, proto, 
 		ContentLengthSet: r.content_length_set != 0,
 		ForceLog:         r.force_log != 0,
 		Chunked:          r.chunked != 0,
+		AddedVars:        unsafe.Slice((*byte)(unsafe.Pointer(r.added_vars)), int(r.added_vars_len)),
 	}
 }
 

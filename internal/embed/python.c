@@ -18,6 +18,8 @@
 #include "shim.h"
 
 extern PyThreadState *gosgi_main_ts;
+int gosgi_async_module_init(PyObject *m); // async.c
+int gosgi_async_environ(PyObject *env);   // async.c
 
 #define MAX_CORES 1024
 #define MAX_APPS 64
@@ -50,6 +52,9 @@ typedef struct core {
 	// router framing of the response body: chunked, maybe gzipped first
 	int chunked;
 	PyObject *gz; // zlib compressobj while gzipping
+	// variables the app added (uwsgi.add_var), in the uwsgi block format
+	char *added;
+	size_t added_len, added_cap;
 } core_t;
 
 static core_t *cores[MAX_CORES];
@@ -101,6 +106,10 @@ static int send_all(core_t *c, struct iovec *iov, int iovcnt) {
 		ssize_t n = sendmsg(c->req->fd, &msg, flags);
 		if (n < 0) {
 			if (errno == EINTR) continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && gosgi_async_mode) {
+				if (gosgi_async_wait(c->req->fd, 1) == 0) continue; // gevent: other greenlets run
+				break;
+			}
 			if ((errno == EAGAIN || errno == EWOULDBLOCK) && (flags & MSG_DONTWAIT)) {
 				flags = MSG_NOSIGNAL; // now block, bounded by SO_SNDTIMEO
 				ts = py.PyEval_SaveThread();
@@ -536,7 +545,9 @@ static ssize_t body_recv(core_t *c, char *dst, size_t n) {
 		return got;
 	}
 	got = recv(c->req->fd, dst, n, MSG_DONTWAIT);
-	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && gosgi_async_mode) {
+		got = gosgi_async_recv(c->req->fd, dst, n); // other greenlets run meanwhile
+	} else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		c->req->switches++; // a wait for the client, as uWSGI counts them
 		PyThreadState *ts = py.PyEval_SaveThread();
 		do {
@@ -781,11 +792,16 @@ static core_t *running_core(void) {
 	return c;
 }
 
-// _gosgi.current(): (core id, connection fd, environ, start_response) of
-// the running request, or None outside a request.
-static PyObject *current_fn(PyObject *self, PyObject *unused) {
+// _gosgi.current(core): (core id, connection fd, environ, start_response)
+// of the running request, or None outside a request; core is -1 but in
+// gevent mode.
+static PyObject *current_fn(PyObject *self, PyObject *core) {
 	(void)self;
-	(void)unused;
+	// gevent mode: the calling greenlet names its core (greenlets switch
+	// on one thread, so the thread's last request may be another's).
+	long id = py.PyLong_AsLong(core);
+	if (id == -1 && py.PyErr_Occurred()) return NULL;
+	if (id >= 0 && id < MAX_CORES && cores[id] && cores[id]->req) running = cores[id];
 	core_t *c = running;
 	if (!c || !c->req) {
 		py.Py_IncRef(PY_NONE);
@@ -917,6 +933,39 @@ static PyObject *raw_read(PyObject *self, PyObject *args) {
 
 static int send_fd(core_t *c, int fd, off_t *pos, long long size);
 
+// _gosgi.add_var(key, value, limit): a variable added to the running
+// request, for the request log (%(var.KEY)); False when the added ones
+// would pass limit bytes (the buffer-size, as uWSGI's request buffer).
+static PyObject *add_var_fn(PyObject *self, PyObject *args) {
+	(void)self;
+	core_t *c = running_core();
+	if (!c) return NULL;
+	char *k, *v;
+	Py_ssize_t kl, vl;
+	if (py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 0), &k, &kl) < 0 ||
+	    py.PyBytes_AsStringAndSize(py.PyTuple_GetItem(args, 1), &v, &vl) < 0)
+		return NULL;
+	long limit = py.PyLong_AsLong(py.PyTuple_GetItem(args, 2));
+	if (limit < 0 || limit > 65536) limit = 65536;
+	size_t need = c->added_len + 4 + kl + vl;
+	if (kl > 0xffff || vl > 0xffff || need > (size_t)limit) return py.PyBool_FromLong(0);
+	if (need > c->added_cap) {
+		char *p = realloc(c->added, limit);
+		if (!p) return raise(PY_EXC(RuntimeError), "out of memory");
+		c->added = p;
+		c->added_cap = limit;
+	}
+	char *p = c->added + c->added_len;
+	p[0] = kl & 0xff;
+	p[1] = kl >> 8;
+	memcpy(p + 2, k, kl);
+	p[2 + kl] = vl & 0xff;
+	p[3 + kl] = vl >> 8;
+	memcpy(p + 4 + kl, v, vl);
+	c->added_len = need;
+	return py.PyBool_FromLong(1);
+}
+
 // _gosgi.sendfile(fd, pos, size): uwsgi.sendfile() sends (part of) a file
 // as the running request's body at once (PY-50); size < 0: to the end.
 static PyObject *sendfile_fn(PyObject *self, PyObject *args) {
@@ -968,7 +1017,7 @@ static PyMethodDef module_fns[] = {
     {"scoreboard", scoreboard_fn, METH_NOARGS, NULL},
     {"input_read", input_read, METH_VARARGS, NULL},
     {"input_readline", input_readline, METH_VARARGS, NULL},
-    {"current", current_fn, METH_NOARGS, NULL},
+    {"current", current_fn, METH_O, NULL},
     {"raw_head", raw_head, METH_VARARGS, NULL},
     {"raw_write", raw_write, METH_O, NULL},
     {"log_this_request", log_this_request_fn, METH_NOARGS, NULL},
@@ -976,6 +1025,7 @@ static PyMethodDef module_fns[] = {
     {"metric_cas", metric_cas_fn, METH_VARARGS, NULL},
     {"sendfile", sendfile_fn, METH_VARARGS, NULL},
     {"disconnect", disconnect_fn, METH_NOARGS, NULL},
+    {"add_var", add_var_fn, METH_VARARGS, NULL},
     {"raw_read", raw_read, METH_VARARGS, NULL},
     {"input_seek", input_seek, METH_VARARGS, NULL},
     {"input_tell", input_tell, METH_VARARGS, NULL},
@@ -1002,6 +1052,7 @@ int gosgi_python_module_init(void) {
 		if (!f || py.PyObject_SetAttrString(m, d->ml_name, f) < 0) goto fail;
 		py.Py_DecRef(f);
 	}
+	if (gosgi_async_module_init(m) < 0) goto fail;
 	size_t len;
 	const char *b = gosgi_bundle(&len);
 	PyObject *bytes = py.PyBytes_FromStringAndSize(b, len);
@@ -1213,11 +1264,12 @@ static int fill_environ(core_t *c, gosgi_req *r) {
 	if (file_wrapper_fn) py.PyDict_SetItem(env, k_file_wrapper, file_wrapper_fn);
 	py.PyDict_SetItem(env, k_uwsgi_version, v_uwsgi_version);
 	py.PyDict_SetItem(env, k_uwsgi_node, v_uwsgi_node);
-	if (multi_cores) {
+	if (multi_cores || gosgi_async_mode) {
 		PyObject *id = py.PyLong_FromLong(c->id);
 		py.PyDict_SetItem(env, k_uwsgi_core, id);
 		py.Py_DecRef(id);
 	}
+	if (gosgi_async_mode && gosgi_async_environ(env) < 0) return -1;
 	return 0;
 }
 
@@ -1241,11 +1293,15 @@ static int send_fd(core_t *c, int fd, off_t *pos, long long size) {
 	}
 	if (flush_out(c, NULL, 0) < 0) return 0;
 	c->req->sendfile = 1;
-	PyThreadState *ts = py.PyEval_SaveThread();
+	PyThreadState *ts = gosgi_async_mode ? NULL : py.PyEval_SaveThread();
 	while (size != 0) {
 		size_t want = size < 0 || size > (1 << 20) ? (1 << 20) : (size_t)size;
 		ssize_t n = sendfile(c->req->fd, fd, pos, want);
 		if (n < 0 && errno == EINTR) continue;
+		if (n < 0 && errno == EAGAIN && gosgi_async_mode) { // wait in the hub
+			if (gosgi_async_wait(c->req->fd, 1) == 0) continue;
+			errno = EIO;
+		}
 		if (n < 0) {
 			c->req->write_error = 1;
 			break;
@@ -1254,7 +1310,7 @@ static int send_fd(core_t *c, int fd, off_t *pos, long long size) {
 		c->req->body_bytes += n;
 		if (size > 0) size -= n;
 	}
-	py.PyEval_RestoreThread(ts);
+	if (ts) py.PyEval_RestoreThread(ts);
 	return 0;
 }
 
@@ -1331,10 +1387,21 @@ static int iterate_body(core_t *c, PyObject *result) {
 		}
 		py.Py_DecRef(item);
 		if (rc < 0 || c->req->write_error) break;
+		if (gosgi_async_mode) gosgi_async_yield(); // uWSGI's async loop switches after each item
 	}
 	py.Py_DecRef(it);
 	if (rc == 0 && py.PyErr_Occurred()) rc = -1;
 	return rc;
+}
+
+// count_async_switches completes gevent mode's count: uWSGI's async loop
+// switches once more at the end of an iterated body (even one that
+// raised), but not after bytes or a file, which go out within the call.
+static void count_async_switches(gosgi_req *r, PyObject *result) {
+	if (PY_IS(result, TPFLAGS_BYTES))
+		r->switches = 1;
+	else if (!r->sendfile)
+		r->switches++;
 }
 
 static void close_result(PyObject *result) {
@@ -1356,9 +1423,20 @@ int gosgi_handle(int id, gosgi_req *r) {
 	core_t *c = cores[id];
 	if (!c || r->app < 0 || r->app >= napps) return -1;
 	py.PyEval_RestoreThread(c->ts);
+	gosgi_run_request(id, r);
+	c->ts = py.PyEval_SaveThread();
+	return 0;
+}
+
+// gosgi_run_request runs the app on r with the GIL held: environ, the call,
+// the body and the writes.
+int gosgi_run_request(int id, gosgi_req *r) {
+	core_t *c = id >= 0 && id < MAX_CORES ? cores[id] : NULL;
+	if (!c || r->app < 0 || r->app >= napps) return -1;
 	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->req, r, __ATOMIC_RELEASE);
 	running = c;
+	c->added_len = 0;
 	c->headers_sent = 0;
 	c->out_len = 0;
 	c->la = c->la_base = r->body;
@@ -1375,12 +1453,16 @@ int gosgi_handle(int id, gosgi_req *r) {
 		py.PyTuple_SetItem(args, 0, c->environ);
 		py.Py_IncRef(c->start_response);
 		py.PyTuple_SetItem(args, 1, c->start_response);
+		// gevent mode counts the call and the end of the body as switches,
+		// as uWSGI's async loop does.
+		if (gosgi_async_mode) r->switches++;
 		PyObject *result = py.PyObject_Call(apps[r->app], args, NULL);
 		py.Py_DecRef(args);
 		if (!result) {
 			failed = 1;
 		} else {
 			if (iterate_body(c, result) < 0) failed = 1;
+			if (gosgi_async_mode) count_async_switches(r, result);
 			if (failed) {
 				py.PyErr_PrintEx(0);
 			} else if (!c->headers_sent && send_headers(c) < 0) {
@@ -1419,10 +1501,16 @@ int gosgi_handle(int id, gosgi_req *r) {
 	}
 	py.PyDict_Clear(c->environ);
 	r->body_left = r->buffered ? 0 : c->remaining; // a buffered body left nothing in the socket
+	r->added_vars = c->added;
+	r->added_vars_len = (int)c->added_len;
 	__atomic_store_n(&c->req, NULL, __ATOMIC_RELEASE);
 	running = NULL;
-	c->ts = py.PyEval_SaveThread();
 	return 0;
+}
+
+PyThreadState *gosgi_core_ts(int id) { return id >= 0 && id < MAX_CORES && cores[id] ? cores[id]->ts : NULL; }
+void gosgi_core_set_ts(int id, PyThreadState *ts) {
+	if (id >= 0 && id < MAX_CORES && cores[id]) cores[id]->ts = ts;
 }
 
 // gosgi_harakiri_reply answers core id's stuck request with a 504 unless the
@@ -1444,13 +1532,19 @@ long gosgi_after_request(int id) {
 	core_t *c = cores[id];
 	if (!c || !after_req_hook) return 0;
 	py.PyEval_RestoreThread(c->ts);
+	gosgi_after_request_locked();
+	c->ts = py.PyEval_SaveThread();
+	return 0;
+}
+
+// gosgi_after_request_locked runs uwsgi.after_req_hook with the GIL held.
+void gosgi_after_request_locked(void) {
+	if (!after_req_hook) return;
 	PyObject *res = py.PyObject_CallObject(after_req_hook, NULL);
 	if (res)
 		py.Py_DecRef(res);
 	else
 		py.PyErr_PrintEx(0);
-	c->ts = py.PyEval_SaveThread();
-	return 0;
 }
 
 void gosgi_worker_exit(void) {

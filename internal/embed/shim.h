@@ -42,6 +42,8 @@ typedef struct gosgi_req {
 	int content_length_set;  // the app sent a Content-Length header (keep-alive fronts)
 	long long body_left;     // body bytes still unread in the socket
 	int force_log;           // uwsgi.log_this_request(): log despite disable-logging
+	const char *added_vars;  // uwsgi.add_var(): variables in block format, valid until the core's next request
+	int added_vars_len;
 	int chunked;             // the response went out chunked, to its last chunk
 } gosgi_req;
 
@@ -65,5 +67,17 @@ long gosgi_after_request(int core); // uwsgi.after_req_hook, if any
 int gosgi_harakiri_reply(int core);
 void gosgi_set_scoreboard(void *p, size_t n); // shared scoreboard, for uwsgi.workers()
 void gosgi_set_title(const char *title);        // process title shown by ps  // 504 for a stuck request, from another thread
+
+// gevent mode (async.c). The functions taking the GIL as given are called
+// from Python with the GIL held.
+#include <sys/types.h>
+extern int gosgi_async_mode;   // 1 in a worker running the gevent loop
+int gosgi_async_core(int id, char *head, int cap, gosgi_req *req);
+int gosgi_gevent_run(int cores, const int *socks, int nsocks, int stop_fd, int wake_fd);
+int gosgi_async_wait(int fd, int write);               // GIL held; 0 ready, -1 timeout/error
+ssize_t gosgi_async_recv(int fd, void *buf, size_t n); // GIL held; recv that waits through the hub
+void gosgi_async_yield(void);                          // GIL held; let the other greenlets run
+int gosgi_run_request(int core, gosgi_req *r);         // GIL held
+void gosgi_after_request_locked(void);                 // GIL held
 
 #endif

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "pyapi.h"
@@ -111,6 +112,73 @@ static void reset_signals(void) {
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// A crash in C code a worker runs (a C extension, ctypes) is logged the
+// way uWSGI logs it, then the worker exits 1 and the master respawns it
+// ("DAMN ! worker N (pid: P) died"). The handlers are installed before Go
+// starts, so Go's runtime forwards to them the faults that happen outside
+// Go code and keeps its own report for faults in Go.
+static void write_str(const char *s) {
+	ssize_t r = write(2, s, strlen(s));
+	(void)r;
+}
+
+// fault_pc is the address of the faulting instruction.
+static void *fault_pc(void *uctx) {
+	ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+	return (void *)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+	return (void *)uc->uc_mcontext.pc;
+#else
+	(void)uc;
+	return NULL;
+#endif
+}
+
+// write_frame writes one frame as backtrace_symbols_fd does:
+// object(symbol+offset) [address].
+static void write_frame(void *pc) {
+	char line[512];
+	Dl_info di;
+	if (pc && dladdr(pc, &di) && di.dli_fname) {
+		if (di.dli_sname)
+			snprintf(line, sizeof line, "%s(%s+0x%lx) [%p]\n", di.dli_fname, di.dli_sname,
+			         (unsigned long)((char *)pc - (char *)di.dli_saddr), pc);
+		else
+			snprintf(line, sizeof line, "%s(+0x%lx) [%p]\n", di.dli_fname,
+			         (unsigned long)((char *)pc - (char *)di.dli_fbase), pc);
+	} else {
+		snprintf(line, sizeof line, "[%p]\n", pc);
+	}
+	write_str(line);
+}
+
+// crash_handler logs uWSGI's lines for the crash. The backtrace is the
+// faulting instruction only: the handler runs on Go's signal stack (Go
+// forwards the fault to it), from where the C stack cannot be walked.
+static void crash_handler(int sig, siginfo_t *si, void *uctx) {
+	(void)si;
+	char line[128];
+	const char *what = sig == SIGFPE ? "Floating Point Exception" : "Segmentation Fault";
+	snprintf(line, sizeof line, "!!! uWSGI process %d got %s !!!\n", (int)getpid(), what);
+	write_str(line);
+	snprintf(line, sizeof line, "*** backtrace of %d ***\n", (int)getpid());
+	write_str(line);
+	write_frame(fault_pc(uctx));
+	write_str("*** end of backtrace ***\n");
+	_exit(1);
+}
+
+static void install_crash_handlers(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = crash_handler;
+	sa.sa_flags = SA_ONSTACK | SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
 }
 
 static void reply(int ctl, const char *line) {
@@ -219,6 +287,11 @@ __attribute__((constructor)) static void gosgi_zygote(int argc, char **argv, cha
 	gosgi_save_argv(argc, argv);
 	const char *r = getenv("GOSGI_ROLE");
 	if (!r || strcmp(r, "zygote") != 0) return;
+	// A master with `cap` hands its capabilities over in the ambient set,
+	// the only way they survive an execve as a non-root user. uWSGI's
+	// workers hold them in their permitted and effective sets only, so
+	// that programs the app runs do not get them: drop the ambient copy.
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	const char *title = getenv("GOSGI_TITLE");
 	if (title && *title) gosgi_set_title(title);
 	unsetenv("GOSGI_TITLE");
@@ -304,6 +377,7 @@ __attribute__((constructor)) static void gosgi_zygote(int argc, char **argv, cha
 	setenv("GOSGI_ROLE", "worker", 1);
 	setenv("GOSGI_WORKER_ID", idbuf, 1);
 	reset_signals();
+	install_crash_handlers();
 	rc = gosgi_python_worker_init(wid);
 	if (rc != 0) _exit(rc);
 	gosgi_main_ts = py.PyEval_SaveThread();

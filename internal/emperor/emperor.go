@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gosgi/gosgi/internal/logging"
+	"github.com/gosgi/gosgi/internal/privs"
 )
 
 // Bytes of the emperor pipe (T-06).
@@ -50,7 +51,7 @@ type Emperor struct {
 	lastSpawn time.Time
 	level     time.Duration // global spawn pacing (uWSGI's throttle level)
 	scanErrs  map[string]string
-	spawner   *spawner
+	spawner   *privs.Spawner
 	statsReq  chan chan []byte
 	quit      chan struct{} // closed when Serve returns
 	ragnarok  bool
@@ -154,13 +155,13 @@ func (e *Emperor) init() error {
 	}
 	var keep []int
 	if len(e.VassalCaps) > 0 {
-		caps, err := ParseCaps(e.VassalCaps)
+		caps, err := privs.ParseCaps(e.VassalCaps)
 		if err != nil {
 			return fmt.Errorf("emperor-cap: %w", err)
 		}
 		keep = caps
 	}
-	sp, err := newSpawner(keep)
+	sp, err := privs.NewSpawner(keep)
 	if err != nil {
 		return fmt.Errorf("emperor-cap: %w", err)
 	}
@@ -176,7 +177,7 @@ func (e *Emperor) Serve(sigs <-chan os.Signal) error {
 	if err := e.init(); err != nil {
 		return err
 	}
-	defer e.spawner.close()
+	defer e.spawner.Close()
 	defer close(e.quit)
 	watcher, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -553,7 +554,7 @@ func (e *Emperor) start(v *vassal) bool {
 	var cmd *exec.Cmd
 	try := func(bin string) bool {
 		c := mk(bin)
-		e.spawner.do(func() { err = c.Start() })
+		e.spawner.Do(func() { err = c.Start() })
 		if err == nil {
 			cmd = c
 		}

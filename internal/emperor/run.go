@@ -199,7 +199,7 @@ func dropPrivileges(cfg Options, log *logging.Logger, binary string, args []stri
 			AddGIDs:      cfg.List("add-gid"),
 		}, log.Printf)
 	}
-	caps, err := ParseCaps(capList)
+	caps, err := privs.ParseCaps(capList)
 	if err != nil {
 		return fmt.Errorf("cap: %w", err)
 	}
@@ -211,8 +211,8 @@ func dropPrivileges(cfg Options, log *logging.Logger, binary string, args []stri
 	go func() {
 		// This goroutine's thread changes identity and then execs; it is
 		// never unlocked, so no other goroutine runs on it meanwhile.
-		lockThread()
-		if err := dropKeepingCaps(uid, gid, groups, caps); err != nil {
+		privs.LockThread()
+		if err := privs.DropKeepingCaps(uid, gid, groups, caps); err != nil {
 			errc <- err
 			return
 		}

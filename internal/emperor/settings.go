@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gosgi/gosgi/internal/privs"
 )
 
 // Options is the read side of a loaded configuration: *config.Config
@@ -128,7 +130,7 @@ func FromOptions(o Options, binary string) (Settings, error) {
 	}
 	if c := o.String("emperor-cap"); c != "" {
 		s.VassalCaps = splitList(c)
-		if _, err := ParseCaps(s.VassalCaps); err != nil {
+		if _, err := privs.ParseCaps(s.VassalCaps); err != nil {
 			return s, fmt.Errorf("emperor-cap: %w", err)
 		}
 	}

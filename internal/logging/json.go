@@ -3,7 +3,8 @@ package logging
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gosgi/gosgi/internal/jsonstr"
 )
 
 // AppendRequestJSON appends l as one JSON object and "\n": gosgi's
@@ -54,52 +55,5 @@ func appendJSONInt(dst []byte, key string, v int64) []byte {
 }
 
 func appendJSONStr(dst []byte, key string, v []byte) []byte {
-	return AppendJSONString(append(dst, key...), v)
-}
-
-// AppendJSONString appends v as a quoted JSON string: quotes, backslashes
-// and control characters escaped, invalid UTF-8 replaced by U+FFFD.
-func AppendJSONString(dst []byte, v []byte) []byte {
-	return append(appendJSONEscaped(append(dst, '"'), v), '"')
-}
-
-// appendJSONEscaped appends the inside of a JSON string (no quotes).
-func appendJSONEscaped(dst []byte, v []byte) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(v); {
-		c := v[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, v[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(v[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, v[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, v[start:]...)
+	return jsonstr.Append(append(dst, key...), v)
 }

@@ -30,9 +30,9 @@ func (m *Master) spawn(w *workerSlot, respawn bool) error {
 	case respawn:
 		m.log.Printf("Respawned uWSGI worker %d (new pid: %d)", w.id, pid)
 	case !m.hasMaster && m.processes == 1:
-		m.log.Printf("spawned uWSGI worker %d (and the only) (pid: %d, cores: %d)", w.id, pid, m.threads)
+		m.log.Printf("spawned uWSGI worker %d (and the only) (pid: %d, cores: %d)", w.id, pid, m.cores())
 	default:
-		m.log.Printf("spawned uWSGI worker %d (pid: %d, cores: %d)", w.id, pid, m.threads)
+		m.log.Printf("spawned uWSGI worker %d (pid: %d, cores: %d)", w.id, pid, m.cores())
 	}
 	return nil
 }
@@ -56,6 +56,7 @@ func (m *Master) loop() (int, error) {
 		go m.watchFsReload(paths, cmds)
 	}
 	if pipe := emperorPipe(); pipe != nil {
+		m.emperor = pipe
 		go m.serveEmperor(pipe, cmds)
 	}
 	// A fast tick retires replaced workers promptly; the uWSGI "cycle"
@@ -130,6 +131,8 @@ func (m *Master) loop() (int, error) {
 			default:
 				m.log.Printf("[uwsgi-fifo] unknown command '%c'", byte(c))
 			}
+		case <-m.idleWake():
+			m.wakeFromIdle()
 		case <-tick.C:
 			m.checkRecycle()
 			m.retireReady()
@@ -154,6 +157,10 @@ func (m *Master) loop() (int, error) {
 			m.checkHarakiri()
 			m.checkLifetimes()
 			m.checkCheaper()
+			if m.checkIdle() {
+				return m.shutdown(), nil
+			}
+			m.checkSmartDaemons()
 			m.rotateLog()
 		}
 	}
@@ -176,7 +183,7 @@ func (m *Master) reap() (int, bool) {
 			m.zygote = nil
 			continue
 		}
-		if m.auxDied(pid, ws) || m.daemonDied(pid) {
+		if m.auxDied(pid, ws) || m.daemonDied(pid, ws) {
 			continue
 		}
 		if o, ok := m.old[pid]; ok {

@@ -55,6 +55,7 @@ type Master struct {
 	hasMaster bool
 	processes int
 	threads   int
+	gevent    int // async cores of gevent mode, 0 off
 	mercy     time.Duration
 
 	listeners []*sockets.Listener
@@ -75,12 +76,17 @@ type Master struct {
 	routes  []route.Option
 	paused  bool     // SIGTSTP
 	cheaper *cheaper // adaptive worker count, nil when off
+	idle    *idler   // cheap-on-idle (idle, die-on-idle), nil when off
+	emperor *os.File // the emperor's socket when a vassal
 	sigs    chan os.Signal
 	cmds    chan command // control commands: master fifo, fs-reload, emperor
 	cmdMu   sync.Mutex   // held while an emperor message is read; reload keeps it
 	aux     []*auxProc   // mules and spoolers
 	daemons []*attachedDaemon
 	tls     map[int]string // TLS spec of https sockets, by socket index
+
+	caps      []int          // cap (OP-81), when kept through the drop to uid
+	capThread *privs.Spawner // the thread that keeps them (caps.go)
 
 	inherited     *sockets.Inherited         // sockets received at startup
 	usedInherited map[*sockets.Listener]bool // those already given a configured name
@@ -167,10 +173,14 @@ func (m *Master) run() (int, error) {
 	if m.threads < 1 {
 		m.threads = 1
 	}
+	m.gevent = max(cfg.Int("gevent"), 0)
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
 	if title := m.titles().For("master"); title != "" {
 		embed.SetTitle(title)
+	}
+	if err := m.setupCaps(); err != nil {
+		return 1, err
 	}
 	m.banner()
 	if cfg.Bool("show-config") {
@@ -205,7 +215,7 @@ func (m *Master) run() (int, error) {
 			return 1, err
 		}
 	}
-	if err := m.setupSockets(); err != nil {
+	if err := m.onCapThread(m.setupSockets); err != nil {
 		return 1, err
 	}
 	if delayDrop && !cfg.Bool("master-as-root") {
@@ -272,6 +282,7 @@ func (m *Master) run() (int, error) {
 		return 1, err
 	}
 	m.cheaper = c
+	m.idle = m.setupIdle()
 	m.workers = make([]*workerSlot, m.processes)
 	for i := range m.workers {
 		m.workers[i] = &workerSlot{id: i + 1}
@@ -279,16 +290,22 @@ func (m *Master) run() (int, error) {
 			m.workers[i].cheaped = true // PM-50: started when load asks
 			continue
 		}
+		if m.startsCheap(m.workers[i]) {
+			continue
+		}
 		if err := m.spawn(m.workers[i], false); err != nil {
 			return 1, err
 		}
+	}
+	if m.idle != nil && m.idle.startCheap {
+		m.enterCheap()
 	}
 	if err := m.startAux(); err != nil {
 		return 1, err
 	}
 	m.daemons = m.daemonSpecs()
 	for _, d := range m.daemons {
-		m.spawnDaemon(d)
+		m.startDaemon(d)
 	}
 	notifyReady()
 	return m.loop()
@@ -298,12 +315,18 @@ func (m *Master) dropPrivileges() error {
 	if m.reloads > 0 {
 		return nil // already done by the first image
 	}
-	return privs.Drop(privs.Request{
-		UID:          m.cfg.String("uid"),
-		GID:          m.cfg.String("gid"),
-		NoInitgroups: m.cfg.Bool("no-initgroups"),
-		AddGIDs:      m.cfg.List("add-gid"),
-	}, m.log.Printf)
+	drop := func() error {
+		return privs.Drop(privs.Request{
+			UID:          m.cfg.String("uid"),
+			GID:          m.cfg.String("gid"),
+			NoInitgroups: m.cfg.Bool("no-initgroups"),
+			AddGIDs:      m.cfg.List("add-gid"),
+		}, m.log.Printf)
+	}
+	if m.capThread != nil {
+		return m.capThread.KeepCaps(m.caps, drop)
+	}
+	return drop()
 }
 
 // daemonize re-runs this command line in the background, detached, with
@@ -462,7 +485,9 @@ func (m *Master) setupLogging() error {
 	}
 	// A reload keeps the descriptors (PM-20) unless log-reopen asks for a
 	// fresh open (after logrotate moved the file away).
+	sink := &logFailures{log: os.Stderr, target: target}
 	if target != "" && (m.reloads == 0 || cfg.Bool("log-reopen")) {
+		sink.orig = keepOrigStderr()
 		flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		if cfg.Bool("log-truncate") {
 			flags |= os.O_TRUNC
@@ -497,7 +522,7 @@ func (m *Master) setupLogging() error {
 			dateFmt = ""
 		}
 	}
-	m.log = logging.NewLogger(os.Stderr, dateFmt, dated)
+	m.log = logging.NewLogger(sink, dateFmt, dated)
 	for _, w := range routerWarnings {
 		m.log.Printf("%v", w)
 	}
@@ -571,6 +596,10 @@ func (m *Master) startPython() error {
 	}
 	mode := "preforking"
 	switch {
+	case m.gevent > 0 && m.processes > 1:
+		mode = "preforking+async"
+	case m.gevent > 0:
+		mode = "async"
 	case m.processes == 1 && m.threads > 1:
 		mode = "threaded"
 	case m.processes > 1 && m.threads > 1:
@@ -598,6 +627,40 @@ func (m *Master) startPython() error {
 	}
 	m.zygote = z
 	return nil
+}
+
+// socketTimeout is socket-timeout as the workers apply it: gevent = N
+// raises it to 30 seconds, as uWSGI's gevent shortcut does when it is
+// parsed, so only a socket-timeout given after it sets a lower one.
+func (m *Master) socketTimeout() int {
+	t := m.cfg.Int("socket-timeout")
+	if m.gevent == 0 || t >= 30 {
+		return t
+	}
+	lastGevent, lastTimeout := -1, -1
+	for i, e := range m.cfg.Entries() {
+		if o := options.Lookup(e.Key); o != nil {
+			switch o.Name {
+			case "gevent":
+				lastGevent = i
+			case "socket-timeout":
+				lastTimeout = i
+			}
+		}
+	}
+	if lastTimeout > lastGevent {
+		return t
+	}
+	return 30
+}
+
+// cores is the number of request cores per worker: threads, or the async
+// cores of gevent mode.
+func (m *Master) cores() int {
+	if m.gevent > 0 {
+		return m.gevent
+	}
+	return m.threads
 }
 
 func (m *Master) bootSpec() boot.Spec {
@@ -636,6 +699,11 @@ func (m *Master) bootSpec() boot.Spec {
 	if s.Lazy {
 		s.AppPID = 0 // each worker logs its own pid (PM-6)
 	}
+	// gevent mode (internal/worker/gevent.go)
+	s.Gevent = m.gevent
+	s.GeventMonkeyPatch = cfg.Bool("gevent-monkey-patch")
+	s.GeventEarlyMonkeyPatch = cfg.Bool("gevent-early-monkey-patch")
+	s.GeventWaitForHub = cfg.Bool("gevent-wait-for-hub")
 	for _, e := range cfg.Entries() {
 		s.Opt = append(s.Opt, boot.Opt{Key: e.Key, Value: e.Value, NoValue: e.NoValue})
 	}
@@ -653,7 +721,7 @@ func (m *Master) bootSpec() boot.Spec {
 	w := boot.Worker{
 		BufferSize:        bufSize,
 		MaxVars:           cfg.Int("max-vars"),
-		SocketTimeout:     cfg.Int("socket-timeout"),
+		SocketTimeout:     m.socketTimeout(),
 		DisableLogging:    cfg.Bool("disable-logging"),
 		LogMicros:         cfg.Bool("log-micros"),
 		LogXForwardedFor:  cfg.Bool("log-x-forwarded-for"),
@@ -673,6 +741,7 @@ func (m *Master) bootSpec() boot.Spec {
 		DelHeaders:        cfg.List("del-header"),
 		TrustedProxies:    cfg.List("trusted-proxy"),
 		Harakiri:          cfg.Int("harakiri"),
+		HarakiriVerbose:   cfg.Bool("harakiri-verbose"),
 		ScoreboardFD:      m.zygoteBoardFD(),
 		LogDate:           s.LogDate,
 		LogFormat:         cfg.String("logformat"),
@@ -756,6 +825,9 @@ func (m *Master) banner() {
 	l.Printf("your memory page size is %d bytes", os.Getpagesize())
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		l.Printf("detected max file descriptor number: %d", rl.Cur)
+		if m.gevent > 0 {
+			l.Printf("- async cores set to %d - fd table size: %d", m.gevent, rl.Cur)
+		}
 	}
 	l.Printf("lock engine: pthread robust mutexes")
 	l.Printf("thunder lock: disabled (you can enable it with --thunder-lock)")

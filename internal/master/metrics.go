@@ -57,7 +57,7 @@ func (m *Master) setupMetrics() error {
 	}
 	set, err := stats.BuildMetrics(stats.MetricsConfig{
 		Workers: m.processes,
-		Cores:   m.threads,
+		Cores:   m.cores(), // threads, or gevent's async cores
 		Sockets: len(metricSockets(m.listeners)),
 		NoCores: m.cfg.Bool("metrics-no-cores"),
 		Custom:  m.cfg.List("metric"),

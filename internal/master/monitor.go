@@ -49,14 +49,14 @@ func (m *Master) snapshot() *stats.Snapshot {
 		Queue:     &m.queue,
 		Workers: stats.BoardOptions{
 			Workers:      m.processes,
-			Cores:        m.threads,
+			Cores:        m.cores(),
 			Mounts:       mounts,
 			MemoryReport: m.cfg.Bool("memory-report"),
 			Paused:       m.board.Header.Paused.Load() == 1,
 		},
 	})
 	for _, d := range m.daemons { // ST-8
-		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.pid, Respawns: d.respawns})
+		s.Daemons = append(s.Daemons, stats.Daemon{Cmd: d.cmd, Pid: d.statsPid(), Respawns: d.respawns})
 	}
 	m.fillCachesSpoolersCrons(s)
 	m.fillMetrics(s)

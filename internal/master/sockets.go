@@ -67,7 +67,7 @@ func (m *Master) socketSpecs() []socketSpec {
 func (m *Master) setupSockets() error {
 	specs := m.socketSpecs()
 	got := m.inherited
-	timeout := time.Duration(m.cfg.Int("socket-timeout")) * time.Second
+	timeout := time.Duration(m.socketTimeout()) * time.Second
 	opts := m.socketOptions(false)
 	used := m.usedInherited
 	for i, s := range specs {
@@ -145,7 +145,7 @@ func setTimeouts(fd int, d time.Duration) error {
 
 // socketOptions are the bind options of the instance's sockets.
 func (m *Master) socketOptions(shared bool) *sockets.Options {
-	timeout := time.Duration(m.cfg.Int("socket-timeout")) * time.Second
+	timeout := time.Duration(m.socketTimeout()) * time.Second
 	return &sockets.Options{
 		Backlog:       m.cfg.Int("listen"),
 		Chmod:         m.chmodValue(),

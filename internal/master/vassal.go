@@ -12,12 +12,13 @@ import (
 // The emperor protocol, seen from a vassal (DP-4, T-01..T-09): the emperor
 // passes one end of a socketpair as UWSGI_EMPEROR_FD. It writes 0 to stop
 // the vassal and 1 to reload it; the vassal writes 1 when spawned, 5 once
-// its workers accept, 17 after its first request (loyal), and 26 as a
-// heartbeat.
+// its workers accept, 17 after its first request (loyal), 22 to be
+// stopped (die-on-idle) and 26 as a heartbeat.
 const (
 	vassalSpawned   = 1
 	vassalAccepting = 5
 	vassalLoyal     = 17
+	vassalVoluntary = 22 // die-on-idle: please stop me
 	vassalHeartbeat = 26
 )
 
@@ -76,7 +77,7 @@ func (m *Master) serveEmperor(pipe *os.File, cmds chan<- command) {
 			m.cmdMu.Unlock()
 			return
 		}
-		m.log.Printf("received message %d from emperor", buf[0])
+		m.log.Verbosef("received message %d from emperor", buf[0]) // dated, as uWSGI logs it
 		switch buf[0] {
 		case 0:
 			cmds <- cmdStop

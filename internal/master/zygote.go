@@ -57,7 +57,7 @@ func (m *Master) startZygote(env []string, files zygoteFiles) (*zygote, error) {
 		"GOSGI_CTL_FD="+strconv.Itoa(ctlFD),
 		"GOSGI_MASTER_PID="+strconv.Itoa(m.pid),
 	)
-	pid, err := syscall.ForkExec(m.binary, m.argv, &syscall.ProcAttr{Env: env, Files: fds})
+	pid, err := m.forkExecCapped(m.binary, m.argv, &syscall.ProcAttr{Env: env, Files: fds})
 	unix.Close(pair[1])
 	if err != nil {
 		unix.Close(pair[0])

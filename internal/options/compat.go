@@ -15,6 +15,7 @@ func WriteCompat(w io.Writer, header string) error {
 		{PluginCore, "Core options"},
 		{PluginPython, "Python plugin options (`--plugin python3`)"},
 		{PluginHTTP, "HTTP plugin options (`--plugin http`)"},
+		{PluginGevent, "gevent plugin options (`--plugin gevent_python3`)"},
 	}
 	for _, t := range titles {
 		counts := map[Status]int{}

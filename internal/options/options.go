@@ -140,7 +140,7 @@ func Lookup(name string) *Option { return byName[name] }
 // ByShort returns the option whose short flag is r, nil if none.
 func ByShort(r rune) *Option { return byShort[r] }
 
-// All returns every option in table order (core, then python, then http).
+// All returns every option in table order (core, then python, http and gevent).
 func All() []*Option { return table }
 
 // Plugins that provide options, in table order.
@@ -148,6 +148,7 @@ const (
 	PluginCore   = "core"
 	PluginPython = "python"
 	PluginHTTP   = "http"
+	PluginGevent = "gevent"
 )
 
 // PluginOf maps a plugin name as given in a config (python3, python311,
@@ -166,6 +167,8 @@ func PluginOf(name string) string {
 		return PluginHTTP
 	case strings.HasPrefix(name, "python"):
 		return PluginPython
+	case strings.HasPrefix(name, "gevent"): // gevent, gevent_python3
+		return PluginGevent
 	}
 	return ""
 }

@@ -75,7 +75,7 @@ func TestTableRows(t *testing.T) {
 		if o.Status != Implemented && o.Reason == "" {
 			t.Errorf("%s: %s without a reason", o.Name, o.Status)
 		}
-		if o.Plugin != PluginCore && o.Plugin != PluginPython && o.Plugin != PluginHTTP {
+		if o.Plugin != PluginCore && o.Plugin != PluginPython && o.Plugin != PluginHTTP && o.Plugin != PluginGevent {
 			t.Errorf("%s: plugin %q", o.Name, o.Plugin)
 		}
 	}

@@ -125,10 +125,10 @@ func TestRPMInfo(t *testing.T) {
 			t.Errorf("%s: type %q (present %v), want %q", path, got, ok, typ)
 		}
 	}
-	if strings.Join(info.Provides, ",") != "uwsgi = 2.0.21,uwsgi-plugin-python3 = 2.0.21,uwsgi-plugin-common = 2.0.21" {
+	if strings.Join(info.Provides, ",") != "uwsgi = 2.0.21,uwsgi-plugin-python3 = 2.0.21,uwsgi-plugin-common = 2.0.21,uwsgi-plugin-python3-gevent = 2.0.21" {
 		t.Errorf("provides %v", info.Provides)
 	}
-	if strings.Join(info.Replaces, ",") != "uwsgi,uwsgi-plugin-python3,uwsgi-plugin-common" {
+	if strings.Join(info.Replaces, ",") != "uwsgi,uwsgi-plugin-python3,uwsgi-plugin-common,uwsgi-plugin-python3-gevent" {
 		t.Errorf("obsoletes %v", info.Replaces)
 	}
 	if _, err := RPMVersion("2.0.21-5"); err == nil {

@@ -26,7 +26,7 @@ import (
 const UpstreamVersion = "2.0.21"
 
 // replaced are Debian's uwsgi packages gosgi takes the place of (P-20).
-var replaced = []string{"uwsgi", "uwsgi-core", "uwsgi-emperor", "uwsgi-plugin-python3"}
+var replaced = []string{"uwsgi", "uwsgi-core", "uwsgi-emperor", "uwsgi-plugin-python3", "uwsgi-plugin-gevent-python3"}
 
 // Spec says what to package and where.
 type Spec struct {

@@ -87,9 +87,9 @@ func TestBuildDeb(t *testing.T) {
 	fields := map[string]string{
 		"Package":   "gosgi",
 		"Version":   "2.0.21+gosgi1",
-		"Provides":  "uwsgi (= 2.0.21+gosgi1), uwsgi-core (= 2.0.21+gosgi1), uwsgi-emperor (= 2.0.21+gosgi1), uwsgi-plugin-python3 (= 2.0.21+gosgi1), httpd-wsgi3",
-		"Conflicts": "uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3",
-		"Replaces":  "uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3",
+		"Provides":  "uwsgi (= 2.0.21+gosgi1), uwsgi-core (= 2.0.21+gosgi1), uwsgi-emperor (= 2.0.21+gosgi1), uwsgi-plugin-python3 (= 2.0.21+gosgi1), uwsgi-plugin-gevent-python3 (= 2.0.21+gosgi1), httpd-wsgi3",
+		"Conflicts": "uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3, uwsgi-plugin-gevent-python3",
+		"Replaces":  "uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3, uwsgi-plugin-gevent-python3",
 		"Depends":   "libc6, python3, libpython3.11",
 	}
 	for k, want := range fields {

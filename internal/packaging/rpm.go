@@ -13,7 +13,7 @@ import (
 
 // rpmReplaced are the Fedora/EPEL packages gosgi takes the place of
 // (F-10): their binary and the Python and common plugins it has built in.
-var rpmReplaced = []string{"uwsgi", "uwsgi-plugin-python3", "uwsgi-plugin-common"}
+var rpmReplaced = []string{"uwsgi", "uwsgi-plugin-python3", "uwsgi-plugin-common", "uwsgi-plugin-python3-gevent"}
 
 // RPMRelease is the release of gosgi's rpm (the part after the version).
 const RPMRelease = "1"

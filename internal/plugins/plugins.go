@@ -76,9 +76,10 @@ var builtin = map[string]bool{
 	"clock_monotonic": true, "clock_realtime": true, "echo": true,
 }
 
-// async engines are accepted with a warning: requests run on thread cores.
+// async engines other than gevent are accepted with a warning: requests run
+// on thread cores.
 var async = map[string]bool{
-	"gevent": true, "greenlet": true, "asyncio": true, "tornado": true, "coroae": true,
+	"greenlet": true, "asyncio": true, "tornado": true, "coroae": true,
 }
 
 // languages gosgi refuses.
@@ -141,7 +142,10 @@ func Resolve(item string) (Plugin, error) {
 			p.PyVersion = "3." + minor
 		}
 		return p, nil
-	case strings.HasPrefix(name, "gevent") || strings.HasPrefix(name, "greenlet") ||
+	case strings.HasPrefix(name, "gevent"): // gevent, gevent_python3: gevent = N (built in)
+		p.Kind = Builtin
+		return p, nil
+	case strings.HasPrefix(name, "greenlet") ||
 		strings.HasPrefix(name, "asyncio") || strings.HasPrefix(name, "tornado") || async[name]:
 		p.Kind = Unsupported
 		p.Message = fmt.Sprintf("plugin %s: async loops are not available; requests run on the threads cores", item)

@@ -29,14 +29,30 @@ def _prefix():
 
 def log(msg):
     """Write one server message line to the log (fd 2), whole."""
-    os.write(2, (_prefix() + msg + "\n").encode("utf-8", "backslashreplace"))
+    try:
+        os.write(2, (_prefix() + msg + "\n").encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass  # an unwritable log (a full disk) loses the line, nothing else
+
+
+class _LogFile(io.FileIO):
+    """fd 2 for print() and tracebacks; a failed write loses the text
+    instead of raising into the app or the loader."""
+
+    def write(self, b):
+        try:
+            return super().write(b)
+        except OSError:
+            return len(b)
 
 
 def _setup_stdio():
     # PY-20: print() and tracebacks land in the log, line by line.
     if os.isatty(0):
         return
-    stream = io.open(2, "w", buffering=1, encoding="UTF-8", errors="backslashreplace", closefd=False)
+    stream = io.TextIOWrapper(io.BufferedWriter(_LogFile(2, "w", closefd=False)), encoding="UTF-8",
+                              errors="backslashreplace", line_buffering=True)
+    stream.mode = "w"
     sys.stdout = sys.__stdout__ = sys.stderr = sys.__stderr__ = stream
 
 
@@ -396,6 +412,10 @@ def boot():
     sys.meta_path.insert(0, _BundledModules({"uwsgidecorators": "uwsgidecorators.py"}))
     _gosgi.set_file_wrapper(FileWrapper)
     _module_aliases()
+    if SPEC.get("gevent"):
+        _require_gevent()
+    if SPEC.get("gevent_early_monkey_patch"):  # before anything of the app is imported
+        _gevent_monkey_patch()
     # shared-import: modules imported once here, before the fork, as import.
     _run_imports(_opt_list("shared-import", "shared-pyimport", "shared-py-import", "shared-python-import"))
     _run_imports(SPEC.get("imports") or [])
@@ -413,11 +433,15 @@ def boot():
 def worker_init(worker_id):
     """Runs in each freshly forked worker, before it serves requests."""
     uwsgi = sys.modules["uwsgi"]
+    if SPEC.get("gevent"):
+        _gevent_worker_init()
     uwsgi._worker_started(worker_id)
     uwsgi._process_started("worker", worker_id)
     _post_fork()
     if SPEC.get("lazy"):
         load_apps()
+    if SPEC.get("gevent") and SPEC.get("gevent_monkey_patch") and not SPEC.get("gevent_early_monkey_patch"):
+        _gevent_monkey_patch()  # after the apps are loaded, as uWSGI does it
     override = _opt_list("python-worker-override")
     if override:
         # The script replaces the request loop; the worker ends with it.
@@ -441,7 +465,6 @@ def _start_autoreloader(worker_id):
     """py-autoreload (PM-48): a thread that reloads the instance (SIGHUP to
     the master) when the file of a loaded module changes."""
     import signal
-    import threading
 
     interval = SPEC.get("py_autoreload") or 0
     # One watcher is enough: a reload replaces every worker, and several
@@ -477,7 +500,30 @@ def _start_autoreloader(worker_id):
                     os.kill(SPEC["master_pid"], signal.SIGHUP)
                     return
 
-    threading.Thread(target=run, name="uwsgi-python-reloader", daemon=True).start()
+    sys.modules["uwsgi"]._os_thread(run, (), "uwsgi-python-reloader")
+
+
+def _require_gevent():
+    """gevent mode without the gevent module cannot serve: stop at once."""
+    try:
+        import gevent  # noqa: F401
+    except ImportError as e:
+        log("gevent = %d needs the gevent module (Debian: python3-gevent): %s" % (SPEC["gevent"], e))
+        raise SystemExit(1)
+
+
+def _gevent_monkey_patch():
+    from gevent import monkey
+
+    monkey.patch_all()
+
+
+def _gevent_worker_init():
+    """gevent mode: the hub loop module, in a freshly forked worker."""
+    import gevent
+
+    gevent.reinit()  # forked from the zygote
+    _make_module("_gosgi_gevent", "gevent_loop.py")
 
 
 def worker_exit():

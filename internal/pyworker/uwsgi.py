@@ -9,11 +9,13 @@
 # here so that every child inherits it. The master (Go) runs no Python, so
 # what uWSGI's master drives (timers, cron, file monitors) is driven by a
 # thread of worker 1 instead.
+import errno as _errno
 import os
 import signal as _signal
 import socket as _socket
 import sys as _sys
 import time as _time
+import weakref as _weakref
 
 import _gosgi
 
@@ -24,12 +26,12 @@ version = _spec["version"].encode()
 version_info = tuple(int(x) for x in _spec["version"].split("-")[0].split(".")[:3]) + (0, b"")
 hostname = _spec["hostname"].encode()
 numproc = _spec.get("processes", 1)
-cores = _spec.get("threads", 1)
+cores = _spec.get("gevent") or _spec.get("threads", 1)
 has_threads = 1
 buffer_size = _spec.get("buffer_size", 4096)
 started_on = _spec.get("started_on", int(_time.time()))
 is_a_reload = bool(_spec.get("reloads", 0))
-loop = None
+loop = b"gevent" if _spec.get("gevent") else None
 applications = None
 unbit = None
 SPOOL_OK = -2
@@ -125,7 +127,7 @@ def get_logvar(key):
 def __getattr__(name):
     # PY-41: `env` and `start_response` are those of the running request.
     if name in ("env", "start_response"):
-        cur = _gosgi.current()
+        cur = _current()
         if cur is None:
             return None
         return cur[2] if name == "env" else cur[3]
@@ -803,7 +805,7 @@ def _cron_started(index, proc, command):
             _counter_set(pid_off, 0)
             _counter_set(at_off, 0)
 
-    _threading.Thread(target=wait, daemon=True).start()
+    _os_thread(wait, (), "uwsgi-cron")
 
 
 def _raise_quietly(num):
@@ -1772,6 +1774,112 @@ def rpc(node, name, *args):
     return call(name, *args)
 
 
+# ----------------------------------------------------------------- async
+# uWSGI's async API. In gevent mode (gevent = N) a request's greenlet
+# registers what it waits for (wait_fd_read, wait_fd_write, async_sleep);
+# suspend() lets the other greenlets run until the first of them fires, and
+# ready_fd() then names the fd that did (-1: a timeout). uWSGI 2.0.21's
+# gevent loop refuses wait_fd_* and ignores async_sleep; gosgi waits as the
+# API describes (docs/compat.md). Outside gevent mode, as in uWSGI, there is
+# nothing to switch to: suspend and green_schedule return at once and
+# wait_fd_* raise.
+
+_async_waits = _weakref.WeakKeyDictionary()  # greenlet -> [(fd, None for a timer; write; timeout)]
+_async_ready = _weakref.WeakKeyDictionary()  # greenlet -> fd that ended its last suspend()
+
+
+def _async_state():
+    import gevent
+
+    return gevent.getcurrent()
+
+
+def _async_add(fd, write, timeout):
+    if not _spec.get("gevent"):
+        raise OSError("unable to fd %d to the event queue" % fd)
+    _async_waits.setdefault(_async_state(), []).append((fd, write, timeout))
+
+
+def wait_fd_read(fd, timeout=0):
+    _async_add(int(fd), False, timeout)
+
+
+def wait_fd_write(fd, timeout=0):
+    _async_add(int(fd), True, timeout)
+
+
+def async_sleep(timeout):
+    if _spec.get("gevent"):
+        _async_waits.setdefault(_async_state(), []).append((None, False, timeout))
+    return b""
+
+
+def suspend():
+    if not _spec.get("gevent"):
+        return True
+    import gevent
+    from gevent.event import AsyncResult
+
+    me = _async_state()
+    waits = _async_waits.pop(me, None)
+    _async_ready[me] = -1
+    if not waits:
+        gevent.sleep(0)
+        return True
+    loop = gevent.get_hub().loop
+    ready = AsyncResult()
+    watchers = []
+    timeouts = [t for fd, _, t in waits if t and t > 0]
+    try:
+        for fd, write, _ in waits:
+            if fd is not None:
+                w = loop.io(fd, 2 if write else 1)
+                w.start(ready.set, fd)
+                watchers.append(w)
+        fd = ready.wait(min(timeouts) if timeouts else None)
+        if fd is not None:
+            _async_ready[me] = fd
+    finally:
+        for w in watchers:
+            w.stop()
+            w.close()
+    return True
+
+
+def ready_fd():
+    if not _spec.get("gevent"):
+        return -1
+    return _async_ready.get(_async_state(), -1)
+
+
+def green_schedule():
+    if _spec.get("gevent"):
+        import gevent
+
+        gevent.sleep(0)
+    return True
+
+
+def async_connect(addr):
+    """Starts a non-blocking connect to "host:port" or a unix socket path
+    and returns its fd (wait_fd_write tells when it is done)."""
+    if isinstance(addr, bytes):
+        addr = addr.decode()
+    host, sep, port = addr.rpartition(":")
+    if sep and port.isdigit():
+        s = _socket.socket(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
+        target = (host.strip("[]"), int(port))
+    else:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        target = addr
+    s.setblocking(False)
+    err = s.connect_ex(target)
+    if err not in (0, _errno.EINPROGRESS, _errno.EAGAIN):  # else finishing in the background
+        s.close()
+        raise OSError(err, "unable to connect to %s" % addr)
+    return s.detach()
+
+
 # --------------------------------------------------------------- harakiri
 
 _user_harakiri = None
@@ -1809,8 +1917,19 @@ if "mode" in opt:
     mode = opt["mode"] if not isinstance(opt["mode"], list) else opt["mode"][-1]
 
 
+def _current():
+    """The running request as _gosgi.current() describes it; in gevent mode
+    the calling greenlet's (its loop tags it with its core)."""
+    core = -1
+    if _spec.get("gevent"):
+        import greenlet
+
+        core = getattr(greenlet.getcurrent(), "gosgi_core", -1)
+    return _gosgi.current(core)
+
+
 def _running():
-    cur = _gosgi.current()
+    cur = _current()
     if cur is None:
         raise SystemError("you can call uwsgi api function only from the main callable")
     return cur
@@ -1832,6 +1951,7 @@ def request_id():
 
 
 def log_this_request():
+    _running()
     _gosgi.log_this_request()
     return None
 
@@ -1890,6 +2010,28 @@ def offload(filename, size=0):
     return b""
 
 
+def add_var(key, value):
+    """Adds a variable to the running request, for the request log
+    (logformat %(var.KEY))."""
+    _running()
+    k = key.encode("latin-1") if isinstance(key, str) else bytes(key)
+    v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+    if not _gosgi.add_var(k, v, buffer_size):
+        raise ValueError("unable to add request var, check your buffer size")
+    return True
+
+
+_warning_message = None
+
+
+def set_warning_message(message):
+    """uWSGI 2.0 keeps the text in its shared memory, where nothing shows
+    it; gosgi keeps it likewise (uwsgi._warning_message)."""
+    global _warning_message
+    _warning_message = str(message)
+    return True
+
+
 def cl():
     """CONTENT_LENGTH of the running request as an int."""
     try:
@@ -1900,6 +2042,7 @@ def cl():
 
 def disconnect():
     """Closes the client connection now; the app goes on without it."""
+    _running()
     _gosgi.disconnect()
     return None
 
@@ -1988,6 +2131,22 @@ def close(fd):
     return None
 
 
+def _wait_readable(fd, timeout):
+    """True when fd has something to read within timeout seconds (0: look
+    at once). In gevent mode the greenlet waits in the hub."""
+    if timeout and _spec.get("gevent"):
+        from gevent.socket import wait_read
+
+        try:
+            wait_read(fd, timeout=timeout)
+            return True
+        except _socket.timeout:
+            return False
+    poller = _select.poll()
+    poller.register(fd, _select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000))))
+
+
 _chunked_limit = _opt_int("chunked-input-limit", 1024 * 1024)
 _chunked_timeout = _opt_int("chunked-input-timeout", _opt_int("socket-timeout", 4))
 _chunked = {}  # core id -> ((connection fd, request id), decoder)
@@ -2001,13 +2160,17 @@ class _ChunkedInput:
         self.done = False
 
     def fill(self, timeout):
-        data = _gosgi.raw_read(65536, int(timeout * 1000))
-        if not data:  # None: timed out; b"": the client went away
-            if data is None and timeout == 0:
-                return False
-            raise OSError("unable to receive chunked part")
-        self.buf += data
-        return True
+        while True:
+            data = _gosgi.raw_read(65536, 0)
+            if data is None:  # nothing yet
+                if timeout and _wait_readable(_running()[1], timeout):
+                    continue
+                if timeout == 0:
+                    return False
+            if not data:  # timed out, or the client went away
+                raise OSError("unable to receive chunked part")
+            self.buf += data
+            return True
 
     def chunk(self, timeout):
         """The next chunk's data, b"" after the last one; None when it is
@@ -2174,9 +2337,7 @@ class _WebSocket:
     def read(self, timeout):
         """Reads what the socket has within timeout seconds; False when it
         had nothing."""
-        poller = _select.poll()
-        poller.register(self.fd, _select.POLLIN)
-        if not poller.poll(max(0, int(timeout * 1000))):
+        if not _wait_readable(self.fd, timeout):
             return False
         try:
             data = os.read(self.fd, 65536)
@@ -2271,6 +2432,17 @@ def websocket_send_binary(message, *request_context):
 # ------------------------------------------------------------ life cycle
 
 
+def _os_thread(target, args, name):
+    """Starts a daemon OS thread, also once gevent monkey-patched threading
+    (gevent mode, or an app that patches at import): a patched Thread is a
+    greenlet of the calling thread, whose hub never runs in a worker."""
+    monkey = _sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        monkey.get_original("_thread", "start_new_thread")(target, tuple(args))
+        return
+    _threading.Thread(target=target, args=args, name=name, daemon=True).start()
+
+
 def _process_started(role, ident):
     """Runs first in every forked child (worker, mule, spooler)."""
     global _role, _mule_id, _spooler_id
@@ -2281,9 +2453,9 @@ def _process_started(role, ident):
         _spooler_id = ident
     socks = _signal_socks_for_me()
     if socks:
-        _threading.Thread(target=_signal_loop, args=(socks,), name="uwsgi-signals", daemon=True).start()
+        _os_thread(_signal_loop, (socks,), "uwsgi-signals")
     if role == "worker" and ident == 1:
-        _threading.Thread(target=_timer_loop, name="uwsgi-timers", daemon=True).start()
+        _os_thread(_timer_loop, (), "uwsgi-timers")
     tb = _opt_values("py-tracebacker")
     if role == "worker" and tb:
         _start_tracebacker("%s%d" % (tb[-1], ident))
@@ -2297,7 +2469,9 @@ def _start_tracebacker(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
-    srv = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    monkey = _sys.modules.get("gevent.monkey")
+    sock = monkey.get_original("socket", "socket") if monkey and monkey.is_module_patched("socket") else _socket.socket
+    srv = sock(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         srv.bind(path)
         srv.listen(16)
@@ -2306,7 +2480,7 @@ def _start_tracebacker(path):
         srv.close()
         return
     _loader.log("python tracebacker for worker %d available on %s" % (_worker_id, path))
-    _threading.Thread(target=_tracebacker_loop, args=(srv,), name="uWSGITraceBacker", daemon=True).start()
+    _os_thread(_tracebacker_loop, (srv,), "uWSGITraceBacker")
 
 
 def _tracebacks():

@@ -2,7 +2,8 @@ package stats
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/gosgi/gosgi/internal/jsonstr"
 )
 
 // Format selects the document's variant.
@@ -255,7 +256,7 @@ func (e *encoder) close(c byte) {
 func (e *encoder) key(k string) {
 	e.sep()
 	e.tabs(e.depth())
-	e.b = appendString(e.b, k)
+	e.b = jsonstr.Append(e.b, k)
 	e.b = append(e.b, ':')
 }
 
@@ -274,7 +275,7 @@ func (e *encoder) bool(k string, v bool) {
 
 func (e *encoder) str(k, v string) {
 	e.key(k)
-	e.b = appendString(e.b, v)
+	e.b = jsonstr.Append(e.b, v)
 }
 
 func (e *encoder) list(k string) {
@@ -300,49 +301,5 @@ func (e *encoder) item(c byte) {
 // rawItem is a string in a list, at column 0 (the vars layout).
 func (e *encoder) rawItem(v string) {
 	e.sep()
-	e.b = appendString(e.b, v)
-}
-
-// appendString appends v as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(dst []byte, v string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(v); {
-		c := v[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, v[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(v[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, v[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, v[start:]...)
-	return append(dst, '"')
+	e.b = jsonstr.Append(e.b, v)
 }

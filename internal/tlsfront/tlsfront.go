@@ -29,9 +29,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -259,7 +261,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.handoffs.Add(1)
 	ip, port := clientAddr(r.RemoteAddr)
-	s.cfg.Handoff(Conn{FD: fds[1], Head: appendRequestHead(nil, r, n), RemoteAddr: ip, RemotePort: port, HTTPS: true})
+	upgrade := isWebsocketUpgrade(r)
+	head := appendRequestHead(nil, r, n)
+	if upgrade { // the app answers the handshake itself (uwsgi.websocket_handshake)
+		head = append(head[:len(head)-2], "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"...)
+	}
+	s.cfg.Handoff(Conn{FD: fds[1], Head: head, RemoteAddr: ip, RemotePort: port, HTTPS: true})
 	if n > 0 {
 		go io.Copy(conn, body) // the core may answer before reading it all
 	}
@@ -267,13 +274,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sp := newSpool(s.cfg.SpoolBytes)
 	go sp.fill(conn)
 	defer sp.close()
-	resp, err := http.ReadResponse(bufio.NewReaderSize(sp, 4096), r)
+	br := bufio.NewReaderSize(sp, 4096)
+	resp, err := http.ReadResponse(br, r)
 	if err != nil {
 		// The core closed without an answer (a request it refused,
 		// harakiri): close the client connection or reset the stream.
 		panic(http.ErrAbortHandler)
 	}
 	defer resp.Body.Close()
+	if upgrade && resp.StatusCode == http.StatusSwitchingProtocols {
+		s.tunnel(rc, resp, br, conn)
+		return
+	}
 	h := w.Header()
 	listed := connectionListed(resp.Header)
 	for k, vs := range resp.Header {
@@ -311,6 +323,60 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler) // truncated response: do not pretend it ended
 		}
 	}
+}
+
+// isWebsocketUpgrade reports an HTTP/1.1 request asking to switch to the
+// websocket protocol (RFC 6455 §4.1); over HTTP/2 there is no upgrade.
+func isWebsocketUpgrade(r *http.Request) bool {
+	return r.ProtoMajor == 1 && r.ProtoMinor == 1 &&
+		headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// headerHasToken reports whether a comma-separated header lists token
+// (any case).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tunnel passes the app's 101 answer to the client as it was written and
+// then copies bytes both ways until either side closes: the connection now
+// speaks the websocket protocol, which the app handles.
+func (s *Server) tunnel(rc *http.ResponseController, resp *http.Response, core *bufio.Reader, conn net.Conn) {
+	client, buf, err := rc.Hijack()
+	if err != nil {
+		s.log("https: websocket upgrade: %v", err)
+		panic(http.ErrAbortHandler)
+	}
+	defer client.Close()
+	_ = client.SetDeadline(time.Time{})
+	_ = conn.SetDeadline(time.Time{})
+	head := []byte(fmt.Sprintf("HTTP/1.1 %s\r\n", resp.Status))
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		for _, v := range resp.Header[k] {
+			head = append(append(append(append(head, k...), ": "...), v...), "\r\n"...)
+		}
+	}
+	if _, err := client.Write(append(head, "\r\n"...)); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { // client -> app, what the server read ahead first
+		io.Copy(conn, io.MultiReader(buf.Reader, client))
+		conn.(interface{ CloseWrite() error }).CloseWrite()
+		done <- struct{}{}
+	}()
+	go func() { // app -> client
+		io.Copy(client, core)
+		done <- struct{}{}
+	}()
+	<-done
 }
 
 // appendRequestHead renders r as an HTTP/1.x request head with the body

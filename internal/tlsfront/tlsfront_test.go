@@ -732,3 +732,28 @@ func TestStalledReaderCutOff(t *testing.T) {
 	must(t, err)
 	resp.Body.Close()
 }
+
+func TestIsWebsocketUpgrade(t *testing.T) {
+	cases := []struct {
+		proto       string
+		conn, upgr  string
+		wantUpgrade bool
+	}{
+		{"HTTP/1.1", "Upgrade", "websocket", true},
+		{"HTTP/1.1", "keep-alive, Upgrade", "WebSocket", true},
+		{"HTTP/1.1", "keep-alive", "websocket", false},
+		{"HTTP/1.1", "Upgrade", "h2c", false},
+		{"HTTP/1.0", "Upgrade", "websocket", false},
+		{"HTTP/2.0", "Upgrade", "websocket", false},
+	}
+	for _, c := range cases {
+		r, _ := http.NewRequest("GET", "https://x/ws", nil)
+		r.Proto = c.proto
+		r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(c.proto)
+		r.Header.Set("Connection", c.conn)
+		r.Header.Set("Upgrade", c.upgr)
+		if got := isWebsocketUpgrade(r); got != c.wantUpgrade {
+			t.Errorf("%s Connection: %q Upgrade: %q: got %v, want %v", c.proto, c.conn, c.upgr, got, c.wantUpgrade)
+		}
+	}
+}

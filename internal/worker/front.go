@@ -132,6 +132,10 @@ func headComplete(proto string, buf []byte, bufferSize int) bool {
 // connection; it retries while the queue is not drained, to cover a core
 // that went idle just after the check.
 func (w *Worker) wakeCore() {
+	if f := w.geventWake.Load(); f != nil { // gevent mode: the hub loop takes it
+		f.Write([]byte{1})
+		return
+	}
 	select { // a core without sockets to accept on waits here
 	case w.wake <- struct{}{}:
 	default:

@@ -174,7 +174,7 @@ func (l *loop) routeAndStatic(block []byte, start time.Time) (answered bool, out
 func (l *loop) serveStatic(t *static.Target, block []byte, start time.Time) {
 	w := l.w
 	fd := l.conn.fd
-	big := t.Size > 256*1024
+	big := t.Size > 256*1024 || l.async != nil // gevent mode: never block the hub on a slow reader
 	if big {
 		unix.SetNonblock(fd, true)
 	}

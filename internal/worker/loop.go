@@ -31,6 +31,7 @@ type loop struct {
 	exception bool // the last request raised (reload-on-exception)
 	// extraHeaders are response headers a routing rule adds (addheader).
 	extraHeaders []string
+	varsBuf      []byte // the request's variables and those the app added (log only)
 	sa           unix.RawSockaddrAny
 	addr         []byte // REMOTE_ADDR text of the current connection
 	req          proto.Request
@@ -38,8 +39,12 @@ type loop struct {
 	line         logging.RequestLine
 	extra        logging.RequestExtra // logformat inputs beyond the request line
 	logbuf       []byte
+	mem          requestMemory
 	http         []byte // C-memory "http" and "https" for wsgi.url_scheme
 	https        []byte
+	// async is set on the cores of gevent mode (gevent.go): the hub loop
+	// reads and runs requests, this loop only parses and logs them.
+	async *asyncCore
 }
 
 func newLoop(w *Worker, c *embed.Core, cs *coreState) *loop {
@@ -239,6 +244,10 @@ func (l *loop) serve(n int) {
 // head is still incomplete after it, the connection goes to a goroutine
 // (handed is set) so a slow client never holds the core.
 func (l *loop) fill(n int, reads *int) (int, bool) {
+	if l.async != nil { // the hub loop reads, then parses again
+		l.async.needMore = true
+		return n, false
+	}
 	if *reads > 0 {
 		l.w.handoff(l.conn, l.c.Head[:n])
 		l.conn.handed = true
@@ -426,28 +435,58 @@ func (l *loop) selectApp() int {
 	return 0
 }
 
+// call is a request on its way into the app: what dispatch decided
+// before the call and needs after it.
+type call struct {
+	app       int
+	block     []byte
+	body      []byte // the body bytes read with the head
+	start     time.Time
+	keep      bool // the front may keep the connection
+	pipelined bool // more bytes than the body followed the head
+}
+
 // dispatch serves a parsed request: Head[:headLen] is its head, and
 // Head[headLen:n] the body bytes read with it.
 func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
+	rc, ok := l.begin(block, headLen, n, start)
+	if !ok {
+		return
+	}
+	r := &l.req
+	if l.async != nil { // gevent mode: the hub loop runs it (gevent.go)
+		l.c.Prepare(l.conn.fd, rc.app, rc.block, rc.body, r.ContentLength, r.Proto, l.scheme(), rc.keep, l.extraHeaders)
+		l.async.pending = &rc
+		return
+	}
+	res := l.c.Call(l.conn.fd, rc.app, rc.block, rc.body, r.ContentLength, r.Proto, l.scheme(), rc.keep, l.extraHeaders)
+	l.end(rc, &res)
+}
+
+// begin routes the request, picks its app and marks the core busy; ok is
+// false when the request was answered (or dropped, or handed to a body
+// reader) without the app.
+func (l *loop) begin(block []byte, headLen, n int, start time.Time) (rc call, ok bool) {
 	fd := l.conn.fd
 	r := &l.req
 	body := l.c.Head[headLen:n]
 	if l.w.cfg.LimitPost > 0 && r.ContentLength > l.w.cfg.LimitPost {
 		l.refuseTooBig(block, start)
-		return
+		return rc, false
 	}
 	// post-buffering: the body is whole before the app runs, in memory
-	// (bodyFD -1) or in a file; without it the app reads the socket.
-	buffered, bodyFD := l.w.cfg.PostBuffering > 0, -1
-	if l.needsBuffering(int64(len(body))) {
+	// (bodyFD -1) or in a file; without it the app reads the socket. In
+	// gevent mode a slow body only holds a greenlet: nothing to buffer.
+	buffered, bodyFD := l.w.cfg.PostBuffering > 0 && l.async == nil, -1
+	if buffered && l.needsBuffering(int64(len(body))) {
 		l.bufferBody(l.c.Head[:headLen], body, start)
-		return
+		return rc, false
 	}
 	if b := l.conn.body; b != nil {
 		if b.failure != "" {
 			l.w.log.Printf("%s", b.failure)
 			l.finish(-1, block, &embed.Result{Status: 500, Switches: b.waits}, start)
-			return
+			return rc, false
 		}
 		body, bodyFD = b.mem, b.fd()
 	}
@@ -462,13 +501,13 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if l.w.static != nil || l.w.routes != nil {
 		answered, nb := l.routeAndStatic(block, start)
 		if answered {
-			return
+			return rc, false
 		}
 		block = nb
 	}
 	if len(l.w.mounts) == 0 {
 		l.noApp(fd, block, start)
-		return
+		return rc, false
 	}
 	app := l.selectApp()
 	if l.w.cfg.ManageScriptName {
@@ -486,6 +525,7 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if app < scoreboard.MaxApps {
 		w.slot.Apps[app].Requests.Add(1) // ST-13: counts the request in flight
 	}
+	w.appCounts[app].Add(1) // "req: R/T" counts it from now on too, as uWSGI's does
 	if w.cfg.Harakiri > 0 {
 		l.cs.current.Store(&running{addr: string(r.RemoteAddr), method: string(r.Method), uri: string(r.URI)})
 	}
@@ -499,7 +539,15 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	if buffered {
 		l.c.BufferedBody(bodyFD)
 	}
-	res := l.c.Call(fd, app, block, body, r.ContentLength, r.Proto, l.scheme(), keep, l.extraHeaders)
+	return call{app: app, block: block, body: body, start: start, keep: keep, pipelined: pipelined}, true
+}
+
+// end marks the core idle again, counts and logs the request the app
+// answered, and recycles the worker when it is time.
+func (l *loop) end(rc call, res *embed.Result) {
+	w := l.w
+	app := rc.app
+	core := &w.slot.Cores[l.c.ID%scoreboard.MaxCores]
 	w.slot.Busy.Add(-1)
 	w.slot.RequestStart.Store(0)
 	l.cs.current.Store(nil)
@@ -520,10 +568,12 @@ func (l *loop) dispatch(block []byte, headLen, n int, start time.Time) {
 	}
 	// WP-29: keep the connection only after a clean, delimited response with
 	// the body fully read and nothing pipelined behind it.
-	l.conn.keep = keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&
-		!res.Exception && l.c.BodyLeft() == 0 && !pipelined
-	l.finish(app, block, &res, start)
-	l.c.AfterRequest()
+	l.conn.keep = rc.keep && (res.ContentLengthSet || res.Chunked) && !res.WriteError && !res.ReadError &&
+		!res.Exception && l.c.BodyLeft() == 0 && !rc.pipelined
+	l.finish(app, rc.block, res, rc.start)
+	if l.async == nil { // the hub loop runs the hook itself (it holds the GIL)
+		l.c.AfterRequest()
+	}
 	l.exception = res.Exception
 	l.maybeRecycle()
 }
@@ -544,6 +594,7 @@ func (l *loop) noApp(fd int, block []byte, start time.Time) {
 // finish updates the counters and writes the request log line (LG-1).
 func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time) {
 	w := l.w
+	l.mem.read = false // a new request: its memory is read afresh when wanted
 	d := time.Since(start)
 	total := w.board.Header.TotalRequests.Add(1)
 	w.slot.Requests.Add(1)
@@ -557,8 +608,8 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 		w.slot.Exceptions.Add(1)
 	}
 	appReq := int64(-1)
-	if app >= 0 {
-		appReq = w.appCounts[app].Add(1)
+	if app >= 0 { // with requests in flight together, it includes them (uWSGI)
+		appReq = w.appCounts[app].Load()
 	}
 	if w.cfg.DisableLogging && !res.ForceLog && !l.logAnyway(res, d) {
 		return
@@ -583,14 +634,16 @@ func (l *loop) finish(app int, block []byte, res *embed.Result, start time.Time)
 	buf := l.logbuf[:0]
 	var rss, vsz int64
 	if w.cfg.MemoryReport { // LG-4
-		rss, vsz = memory()
-		w.slot.RSS.Store(rss)
-		w.slot.VSZ.Store(vsz)
+		rss, vsz = l.memory()
 		buf = logging.AppendMemoryReport(buf, vsz, rss)
 	}
 	if w.cfg.LogJSON {
 		buf = logging.AppendRequestJSON(buf, ln, w.id)
 	} else if w.logFormat != nil {
+		if len(res.AddedVars) > 0 { // uwsgi.add_var: %(var.KEY) finds them after the request's
+			l.varsBuf = append(append(l.varsBuf[:0], block...), res.AddedVars...)
+			block = l.varsBuf
+		}
 		l.extra.Block, l.extra.RSS, l.extra.VSZ = block, rss, vsz
 		buf = w.logFormat.Append(buf, ln, &l.extra)
 	} else {
@@ -630,9 +683,7 @@ func (l *loop) maybeRecycle() {
 		reason = "max-requests"
 	}
 	if reason == "" && (w.cfg.ReloadOnRSS > 0 || w.cfg.ReloadOnAS > 0) {
-		rss, vsz := memory()
-		w.slot.RSS.Store(rss)
-		w.slot.VSZ.Store(vsz)
+		rss, vsz := l.memory()
 		switch {
 		case w.cfg.ReloadOnRSS > 0 && rss >= w.cfg.ReloadOnRSS:
 			reason = "reload-on-rss"
@@ -663,8 +714,32 @@ func (l *loop) maybeRecycle() {
 	}
 }
 
-// memory reads this process's resident and virtual size (memory-report).
-func memory() (rss, vsz int64) {
+// requestMemory is the worker's memory after the current request, read
+// once for memory-report and reload-on-rss/reload-on-as together.
+type requestMemory struct {
+	read     bool
+	rss, vsz int64
+}
+
+// memory returns the worker's resident and virtual size after the current
+// request, reading /proc/self once per request, and publishes them for
+// stats.
+func (l *loop) memory() (rss, vsz int64) {
+	if !l.mem.read {
+		l.mem.rss, l.mem.vsz = readMemory()
+		l.mem.read = true
+		l.w.slot.RSS.Store(l.mem.rss)
+		l.w.slot.VSZ.Store(l.mem.vsz)
+	}
+	return l.mem.rss, l.mem.vsz
+}
+
+// readMemory reads this process's resident and virtual size; a variable
+// so that tests can count the reads.
+var readMemory = statm
+
+// statm reads /proc/self/statm.
+func statm() (rss, vsz int64) {
 	var buf [128]byte
 	fd, err := unix.Open("/proc/self/statm", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {

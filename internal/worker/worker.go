@@ -68,6 +68,11 @@ type Worker struct {
 	cores     []*coreState
 	appCounts []atomic.Int64 // requests per app in this worker (log "req: R/T")
 
+	// geventStop wakes the gevent hub loop when the worker stops (gevent.go).
+	geventStop atomic.Pointer[os.File]
+	// geventWake tells the hub loop that connections are queued in ready.
+	geventWake atomic.Pointer[os.File]
+
 	ready     readyQueue   // connections with a complete head, for any core
 	inflight  atomic.Int32 // hand-off goroutines still reading
 	idleConns sync.Map     // *os.File of keep-alive connections between requests
@@ -133,6 +138,14 @@ func Run() int {
 	// Cores hold their P while blocked in accept/read (see accept): keep
 	// Ps free for the goroutines (hand-offs, signals, watchdogs).
 	runtime.GOMAXPROCS(threads + 2)
+	gevent := b.Spec.Gevent > 0
+	if gevent { // one thread, Spec.Gevent greenlet cores (gevent.go)
+		threads = min(b.Spec.Gevent, maxGeventCores)
+		if threads < b.Spec.Gevent {
+			w.log.Printf("gevent = %d: a worker runs at most %d async cores", b.Spec.Gevent, maxGeventCores)
+		}
+		runtime.GOMAXPROCS(3)
+	}
 	w.cores = make([]*coreState, threads)
 	for i := range w.cores {
 		w.cores[i] = &coreState{}
@@ -164,14 +177,23 @@ func Run() int {
 
 	var wg sync.WaitGroup
 	ready := make(chan error, threads)
-	for i := 0; i < threads; i++ {
+	starting := threads
+	if gevent {
+		starting = 1
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.runGevent(ready)
+		}()
+	}
+	for i := 0; i < threads && !gevent; i++ {
 		wg.Add(1)
 		go func(id int) {
 			defer wg.Done()
 			w.runCore(id, ready)
 		}(i)
 	}
-	for i := 0; i < threads; i++ {
+	for i := 0; i < starting; i++ {
 		if err := <-ready; err != nil {
 			w.log.Printf("worker %d: %v", w.id, err)
 			return 1
@@ -199,6 +221,9 @@ func (w *Worker) Stop(code int) {
 		return
 	}
 	w.exitCode.Store(int32(code))
+	if f := w.geventStop.Load(); f != nil {
+		f.Write([]byte{1})
+	}
 	// TLS fronts stop accepting now and finish their requests, which the
 	// cores still serve: the cores leave only once that is done.
 	go func() {

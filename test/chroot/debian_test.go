@@ -376,8 +376,8 @@ func TestInstallServeControl(t *testing.T) {
 		expect(t, r, `dpkg-query -W -f='${Status}\n${Depends}\n${Provides}\n${Conflicts}\n${Replaces}\n${Conffiles}\n' gosgi`,
 			`install ok installed`,
 			`(?m)^libc6, python3, libpython3\.11$`,
-			`uwsgi \(= 2\.0\.21\+gosgi1\), uwsgi-core \(= 2\.0\.21\+gosgi1\), uwsgi-emperor \(= 2\.0\.21\+gosgi1\), uwsgi-plugin-python3 \(= 2\.0\.21\+gosgi1\), httpd-wsgi3`,
-			`(?m)^uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3\nuwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3$`,
+			`uwsgi \(= 2\.0\.21\+gosgi1\), uwsgi-core \(= 2\.0\.21\+gosgi1\), uwsgi-emperor \(= 2\.0\.21\+gosgi1\), uwsgi-plugin-python3 \(= 2\.0\.21\+gosgi1\), uwsgi-plugin-gevent-python3 \(= 2\.0\.21\+gosgi1\), httpd-wsgi3`,
+			`(?m)^uwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3, uwsgi-plugin-gevent-python3\nuwsgi, uwsgi-core, uwsgi-emperor, uwsgi-plugin-python3, uwsgi-plugin-gevent-python3$`,
 			`/etc/init\.d/uwsgi `, `/etc/default/uwsgi `, `/etc/logrotate\.d/uwsgi `,
 			`/etc/init\.d/uwsgi-emperor `, `/etc/default/uwsgi-emperor `, `/etc/uwsgi-emperor/emperor\.ini `,
 			`/etc/uwsgi/apps-available/README `)

@@ -62,6 +62,9 @@ func TestCommandLine(t *testing.T) {
 			wantStdout: []string{"Usage: <BIN> [options...]"}},
 		{name: "unknown_option_CF47", args: []string{"--no-such-option"}, wantCode: 1,
 			wantStderr: []string{"<BIN>: unrecognized option '--no-such-option'", "getopt_long() error"}},
+		// harakiri-graceful-* came after 2.0.21: unknown there too (PM-41).
+		{name: "unknown_harakiri_graceful_CF47", args: []string{"--harakiri-graceful-timeout", "5"}, wantCode: 1,
+			wantStderr: []string{"<BIN>: unrecognized option '--harakiri-graceful-timeout'", "getopt_long() error"}},
 		{name: "missing_argument_CF47", args: []string{"--socket"}, wantCode: 1,
 			wantStderr: []string{"<BIN>: option '--socket' requires an argument", "getopt_long() error"}},
 		{name: "optional_argument_as_positional_CF46", args: []string{"--chmod-socket", "660"}, wantCode: 1,

@@ -405,7 +405,7 @@ func waitGone(t *testing.T, pid int, timeout time.Duration) {
 }
 
 // TestPidfileCommands: PM-31 `--reload FILE` (SIGHUP) and `--stop FILE`
-// (SIGINT) exit 0; a missing pidfile exits 1, a stale pid 255.
+// (SIGINT) exit 0; a missing pidfile exits 1, a stale pid 255 (for both).
 func TestPidfileCommands(t *testing.T) {
 	Differential(t, Setup{Args: helloArgs("--processes", "1", "--pidfile", "{dir}/app.pid")}, func(t *testing.T, e *Env) any {
 		dir := e.Vars["dir"]
@@ -434,12 +434,14 @@ func TestPidfileCommands(t *testing.T) {
 		if !strings.Contains(r.Stderr, "signal_pidfile()/kill(): No such process") {
 			t.Errorf("--stop stale pidfile: stderr %q", r.Stderr)
 		}
+		r = Run(t, e.Impl.Bin, []string{"--reload", stale}, dir)
+		res["reload_stale"] = r.Code
 
 		e.Srv.Settle()
 		r = Run(t, e.Impl.Bin, []string{"--stop", pidfile}, dir)
 		res["stop"] = r.Code
 		res["server_exit"] = e.Srv.Wait(t, StopTimeout)
-		want := map[string]int{"reload": 0, "stop_missing": 1, "stop_stale": 255, "stop": 0, "server_exit": 0}
+		want := map[string]int{"reload": 0, "stop_missing": 1, "stop_stale": 255, "reload_stale": 255, "stop": 0, "server_exit": 0}
 		for k, v := range want {
 			if res[k] != v {
 				t.Errorf("%s: exit %d, want %d (PM-31)", k, res[k], v)

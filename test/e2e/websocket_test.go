@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +32,12 @@ func wsDial(t *testing.T, addr, path string) (*wsConn, string) {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
+	return wsHandshake(t, c, path)
+}
+
+// wsHandshake sends the upgrade request for path on c (plain or TLS).
+func wsHandshake(t *testing.T, c net.Conn, path string) (*wsConn, string) {
+	t.Helper()
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(RequestTimeout))
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
@@ -296,8 +304,19 @@ func TestWebsocketPing(t *testing.T) {
 // the read) and a malformed size raises OSError (uWSGI takes it as the
 // last chunk).
 func TestUwsgiChunkedRead(t *testing.T) {
-	args := []string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--processes", "1",
+	for _, front := range []string{"--http-socket", "--http"} {
+		t.Run(front, func(t *testing.T) { testChunkedRead(t, front) })
+	}
+}
+
+// testChunkedRead runs TestUwsgiChunkedRead on one front: an http-socket,
+// or the http router address with http-chunked-input.
+func testChunkedRead(t *testing.T, front string) {
+	args := []string{"--plugin", "python3,http", "--master", front, "{http}", "--processes", "1",
 		"--wsgi-file", "{apps}/uwsgimod_request.py"}
+	if front == "--http" {
+		args = append(args, "--http-chunked-input")
+	}
 	head := "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
 		out := map[string]string{}
@@ -327,5 +346,77 @@ func TestUwsgiChunkedRead(t *testing.T) {
 			}
 		}
 		return out
+	})
+}
+
+// TestWebsocketGevent: under gevent = N two websocket sessions share one
+// worker, each waiting for its peer in the hub (neither could go on if a
+// session held the worker), and the request API finds each greenlet's
+// request (uwsgi.env, connection_fd), as with uWSGI's gevent loop.
+func TestWebsocketGevent(t *testing.T) {
+	args := []string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "10", "--processes", "1",
+		"--http-socket", "{http}", "--wsgi-file", "{apps}/uwsgimod_request.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		a, _ := wsDial(t, e.Addr("http"), "/ws")
+		b, _ := wsDial(t, e.Addr("http"), "/ws")
+		var got []string
+		a.send(t, 0x1, []byte("one"))
+		b.send(t, 0x1, []byte("two"))
+		for _, ws := range []*wsConn{b, a} {
+			first, p := ws.recv(t)
+			got = append(got, fmt.Sprintf("%#x %q", first, p))
+		}
+		// While both sessions are open, a plain request is served too.
+		got = append(got, bodyLines(t, e.Addr("http"), "/")[:2]...)
+		for _, ws := range []*wsConn{a, b} {
+			ws.send(t, 0x1, []byte("bye"))
+			first, p := ws.recv(t)
+			got = append(got, fmt.Sprintf("%#x %q", first, p))
+		}
+		return got
+	})
+}
+
+// TestWebsocketTLS: a websocket over https-socket (wss://): the TLS front
+// passes the app's 101 answer and then the frames both ways, as uWSGI's
+// https-socket does.
+func TestWebsocketTLS(t *testing.T) {
+	ca := newTLSCA(t, t.TempDir())
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		dir := e.Vars["dir"]
+		crt, key := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+		ca.issue(t, crt, key, 100)
+		addr := e.Addr("http")
+		e.Srv = Start(t, e.Impl.Name, e.Impl.Bin, []string{"--plugin", "python3", "--master", "--processes", "1",
+			"--https-socket", addr + "," + crt + "," + key, "--wsgi-file", filepath.Join(e.Vars["apps"], "uwsgimod_request.py")},
+			StartOptions{Dir: dir})
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+			&tls.Config{RootCAs: ca.pool, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatalf("TLS dial %s: %v", addr, err)
+		}
+		ws, head := wsHandshake(t, c, "/ws")
+		status, _, _ := strings.Cut(head, "\r\n")
+		var got []string
+		for _, m := range []string{"over tls", "binary", "bye"} {
+			ws.send(t, 0x1, []byte(m))
+			first, p := ws.recv(t)
+			got = append(got, fmt.Sprintf("%#x %q", first, p))
+		}
+		line := e.Srv.WaitLog(t, `(?m)^.*GET /ws => .*$`, StartTimeout)
+		return map[string]any{"status": status, "messages": got, "log": NormaliseSwitches(NormaliseRequestLine(line[0]))}
+	})
+}
+
+// TestUwsgiAddVar: PY-50 uwsgi.add_var adds a variable the request log
+// sees (logformat %(var.KEY)); set_warning_message returns True.
+func TestUwsgiAddVar(t *testing.T) {
+	args := []string{"--plugin", "python3", "--master", "--http-socket", "{http}", "--processes", "1",
+		"--logformat", "VARS %(uri) [%(var.MYVAR)] [%(var.OTHER)] [%(var.MISSING)] [%(var.REQUEST_METHOD)]",
+		"--wsgi-file", "{apps}/uwsgimod_misc.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		body := bodyLines(t, e.Addr("http"), "/addvar")
+		line := e.Srv.WaitLog(t, `(?m)^VARS .*$`, StartTimeout)
+		return []string{body[0], line[0]}
 	})
 }

@@ -11,6 +11,7 @@ const (
 	modeHTTPSocket = "http-socket" // wrk -> server's own HTTP socket (--http-socket)
 	modeNginx      = "uwsgi-nginx" // wrk -> nginx -> uwsgi_pass unix socket (--socket)
 	modeRouter     = "http-router" // wrk -> HTTP router process -> worker (--plugin http --http)
+	modeGevent     = "gevent-http" // wrk -> --http-socket, THREADS greenlet cores (--gevent, monkey-patched)
 )
 
 // Config is one benchmark configuration: MODE:APP:WORKERS:THREADS[:CONNS].
@@ -65,15 +66,19 @@ func parseConfig(w string, conns int) (Config, error) {
 	}
 	c := Config{Mode: parts[0], App: parts[1], Conns: conns}
 	switch c.Mode {
-	case modeHTTPSocket, modeNginx, modeRouter:
+	case modeHTTPSocket, modeNginx, modeRouter, modeGevent:
 	default:
-		return Config{}, fmt.Errorf("config %q: unknown mode %q (want %s, %s or %s)", w, c.Mode, modeHTTPSocket, modeNginx, modeRouter)
+		return Config{}, fmt.Errorf("config %q: unknown mode %q (want %s, %s, %s or %s)", w, c.Mode,
+			modeHTTPSocket, modeNginx, modeRouter, modeGevent)
 	}
 	if _, ok := apps[c.App]; !ok {
 		return Config{}, fmt.Errorf("config %q: unknown app %q (want one of %s)", w, c.App, appNames())
 	}
 	nums := []*int{&c.Workers, &c.Threads, &c.Conns}
 	limits := []int{64, 64, 10000}
+	if c.Mode == modeGevent {
+		limits[1] = 1000 // async cores
+	}
 	for i, p := range parts[2:] {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > limits[i] {

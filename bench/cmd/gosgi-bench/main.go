@@ -35,7 +35,8 @@ import (
 
 const (
 	defaultConfigs = "http-socket:hello:2:1 uwsgi-nginx:hello:2:1 http-socket:flask:2:1 uwsgi-nginx:flask:2:1 " +
-		"http-router:hello:2:1 http-socket:get1m:2:1 http-socket:post1m:2:1 http-socket:sleep:2:4"
+		"http-router:hello:2:1 http-socket:get1m:2:1 http-socket:post1m:2:1 http-socket:sleep:2:4 " +
+		"gevent-http:hello:2:100 gevent-http:sleep:1:100:50"
 	defaultSlow   = "http-socket:hello:2:1 http-router:hello:2:1"
 	defaultReload = "http-socket:hello:2:1"
 )
@@ -91,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	cwd, _ := os.Getwd()
 	servers := fs.String("servers", "uwsgi=/usr/bin/uwsgi gosgi="+filepath.Join(cwd, "bin/uwsgi"),
 		"servers to compare, `NAME=BINARY ...`; the first is the baseline of the ratios (A/A check: give the same binary twice)")
-	configs := fs.String("configs", defaultConfigs, "main configurations, `MODE:APP:WORKERS:THREADS[:CONNS] ...` (modes: http-socket, uwsgi-nginx, http-router; apps: "+appNames()+")")
+	configs := fs.String("configs", defaultConfigs, "main configurations, `MODE:APP:WORKERS:THREADS[:CONNS] ...` (modes: http-socket, uwsgi-nginx, http-router, gevent-http; apps: "+appNames()+")")
 	conns := fs.Int("conns", 50, "wrk connections when a config does not say")
 	rounds := fs.Int("rounds", 3, "interleaved rounds of the main configurations")
 	duration := fs.Duration("duration", 5*time.Second, "measured wrk time per run (whole seconds)")

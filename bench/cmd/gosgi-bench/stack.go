@@ -20,12 +20,15 @@ import (
 // serverArgs is the uWSGI command line every server gets, word for word.
 func serverArgs(c Config, appFile, addr, sock string) []string {
 	args := []string{"--plugin", "python3", "--master", "--processes", strconv.Itoa(c.Workers)}
-	if c.Threads > 1 {
+	if c.Threads > 1 && c.Mode != modeGevent {
 		args = append(args, "--threads", strconv.Itoa(c.Threads))
 	}
 	switch c.Mode {
 	case modeHTTPSocket:
 		args = append(args, "--http-socket", addr)
+	case modeGevent:
+		args = append(args, "--plugin", "gevent_python3", "--gevent", strconv.Itoa(c.Threads),
+			"--gevent-monkey-patch", "--http-socket", addr)
 	case modeNginx:
 		args = append(args, "--socket", sock)
 	case modeRouter:

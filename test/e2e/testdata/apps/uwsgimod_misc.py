@@ -39,6 +39,11 @@ def t(expr, **names):
 
 
 def application(env, start_response):
+    if env["PATH_INFO"] == "/addvar":
+        added = uwsgi.add_var("MYVAR", "hello") and uwsgi.add_var(b"OTHER", b"world")
+        warned = uwsgi.set_warning_message("disk almost full")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [("%r %r\n" % (added, warned)).encode()]
     if env["PATH_INFO"] == "/disconnect":
         uwsgi.disconnect()
         start_response("200 OK", [("Content-Type", "text/plain")])

@@ -1,4 +1,4 @@
-package emperor
+package privs
 
 import "unsafe"
 

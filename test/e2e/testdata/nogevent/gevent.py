@@ -1,0 +1,2 @@
+# Stands in for a Python without gevent (TestGeventWithoutGeventModule).
+raise ImportError("No module named 'gevent'")
