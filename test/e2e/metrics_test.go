@@ -458,3 +458,22 @@ func TestMetricsCollectors(t *testing.T) {
 		return map[string]any{"calls": calls, "fn": v["fn"]}
 	})
 }
+
+// TestMetricsGeventCores: in gevent mode the per-core metrics follow the
+// async cores (gevent = N), as uWSGI's do.
+func TestMetricsGeventCores(t *testing.T) {
+	RequirePlugin(t, "gevent_python3")
+	Differential(t, Setup{Args: []string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "3",
+		"--http-socket", "{http}", "--stats", "{http2}", "--wsgi-file", "{apps}/gevent_app.py", "--enable-metrics"}},
+		func(t *testing.T, e *Env) any {
+			waitStatsServer(t, e.Srv)
+			ms, _ := readMetrics(t, e.Addr("http2"))
+			var names []string
+			for _, m := range ms {
+				if strings.Contains(m.Name, ".core.") {
+					names = append(names, m.Name)
+				}
+			}
+			return names
+		})
+}
