@@ -8,10 +8,11 @@ import (
 
 // Modes: how the load generator reaches the Python app.
 const (
-	modeHTTPSocket = "http-socket" // wrk -> server's own HTTP socket (--http-socket)
-	modeNginx      = "uwsgi-nginx" // wrk -> nginx -> uwsgi_pass unix socket (--socket)
-	modeRouter     = "http-router" // wrk -> HTTP router process -> worker (--plugin http --http)
-	modeGevent     = "gevent-http" // wrk -> --http-socket, THREADS greenlet cores (--gevent, monkey-patched)
+	modeHTTPSocket = "http-socket"  // wrk -> server's own HTTP socket (--http-socket)
+	modeNginx      = "uwsgi-nginx"  // wrk -> nginx -> uwsgi_pass unix socket (--socket)
+	modeRouter     = "http-router"  // wrk -> HTTP router process -> worker (--plugin http --http)
+	modeGevent     = "gevent-http"  // wrk -> --http-socket, THREADS greenlet cores (--gevent, monkey-patched)
+	modePostBuf    = "http-postbuf" // wrk -> --http-socket with --post-buffering 8192 (slow uploads)
 )
 
 // Config is one benchmark configuration: MODE:APP:WORKERS:THREADS[:CONNS].
@@ -66,10 +67,10 @@ func parseConfig(w string, conns int) (Config, error) {
 	}
 	c := Config{Mode: parts[0], App: parts[1], Conns: conns}
 	switch c.Mode {
-	case modeHTTPSocket, modeNginx, modeRouter, modeGevent:
+	case modeHTTPSocket, modeNginx, modeRouter, modeGevent, modePostBuf:
 	default:
-		return Config{}, fmt.Errorf("config %q: unknown mode %q (want %s, %s, %s or %s)", w, c.Mode,
-			modeHTTPSocket, modeNginx, modeRouter, modeGevent)
+		return Config{}, fmt.Errorf("config %q: unknown mode %q (want %s, %s, %s, %s or %s)", w, c.Mode,
+			modeHTTPSocket, modeNginx, modeRouter, modeGevent, modePostBuf)
 	}
 	if _, ok := apps[c.App]; !ok {
 		return Config{}, fmt.Errorf("config %q: unknown app %q (want one of %s)", w, c.App, appNames())

@@ -39,6 +39,7 @@ const (
 		"gevent-http:hello:2:100 gevent-http:sleep:1:100:50"
 	defaultSlow   = "http-socket:hello:2:1 http-router:hello:2:1"
 	defaultReload = "http-socket:hello:2:1"
+	defaultUpload = "http-postbuf:hello:2:1"
 )
 
 // Options is the whole plan of a run.
@@ -49,6 +50,7 @@ type Options struct {
 	Duration      time.Duration
 	Warmup        time.Duration
 	SlowConfigs   []Config
+	UploadConfigs []Config
 	Slow          slowPlan
 	ReloadConfigs []Config
 	ReloadFor     time.Duration
@@ -103,8 +105,9 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	slowAttack := fs.Duration("slow-attack", 6*time.Second, "normal traffic measured during the attack (after a 2 s ramp)")
 	slowRec := fs.Duration("slow-recovery", 2*time.Second, "normal traffic after the attack")
 	reloadCfg := fs.String("reload-configs", defaultReload, "reload-under-load configurations")
+	uploadCfg := fs.String("upload-configs", defaultUpload, "slow-upload test configurations (the slow-client phases, bodies trickled instead of heads)")
 	reloadFor := fs.Duration("reload-duration", 12*time.Second, "wrk time of the reload test (SIGHUP at 1/4, 2/4, 3/4)")
-	parts := fs.String("parts", "main,slow,reload", "which tests to run: main, slow, reload")
+	parts := fs.String("parts", "main,slow,upload,reload", "which tests to run: main, slow, upload, reload")
 	apps := fs.String("apps", filepath.Join(cwd, "bench/apps"), "directory of the benchmark apps")
 	out := fs.String("out", "", "directory for report.md, results.json and logs (default: a new temp dir)")
 	quick := fs.Bool("quick", false, "smoke check (~2 min): 1 round of 3 s runs, shorter slow-client and reload tests; explicit flags still win")
@@ -153,8 +156,11 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	if o.ReloadConfigs, err = ParseConfigs(*reloadCfg, *conns); err != nil {
 		return nil, err
 	}
+	if o.UploadConfigs, err = ParseConfigs(*uploadCfg, *conns); err != nil {
+		return nil, err
+	}
 	for _, p := range splitList(*parts) {
-		if p != "main" && p != "slow" && p != "reload" {
+		if p != "main" && p != "slow" && p != "upload" && p != "reload" {
 			return nil, fmt.Errorf("--parts: unknown part %q", p)
 		}
 		o.Parts[p] = true
@@ -180,7 +186,7 @@ func preflight(o *Options) error {
 		return fmt.Errorf("wrk not found (Debian package wrk): %w", err)
 	}
 	needNginx := false
-	for _, list := range [][]Config{o.Configs, o.SlowConfigs, o.ReloadConfigs} {
+	for _, list := range [][]Config{o.Configs, o.SlowConfigs, o.UploadConfigs, o.ReloadConfigs} {
 		for _, c := range list {
 			needNginx = needNginx || c.Mode == modeNginx
 		}
@@ -222,6 +228,7 @@ func run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 	var all struct {
 		Results []Result    `json:"results"`
 		Slow    []SlowRow   `json:"slow"`
+		Upload  []SlowRow   `json:"upload"`
 		Reload  []ReloadRow `json:"reload"`
 	}
 	if o.Parts["main"] {
@@ -245,21 +252,33 @@ func run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if o.Parts["slow"] {
-		for ci, c := range o.SlowConfigs {
+	// slowRows runs the slow-client phases (heads or uploads trickled) on
+	// every config and server.
+	slowRows := func(kind string, configs []Config, plan slowPlan) []SlowRow {
+		var rows []SlowRow
+		for ci, c := range configs {
 			for _, srv := range rotate(o.Servers, ci) {
 				row := SlowRow{Config: c.Name(), Server: srv.Name}
-				if err := withStack(ctx, o, srv, c, "slow_"+c.Tag()+"_"+srv.Name, logDir, func(st *Stack) error {
+				if err := withStack(ctx, o, srv, c, kind+"_"+c.Tag()+"_"+srv.Name, logDir, func(st *Stack) error {
 					var err error
-					row.Res, err = runSlow(ctx, st.URL, o.Slow)
+					row.Res, err = runSlow(ctx, st.URL, plan)
 					return err
 				}); err != nil {
 					row.Err = err.Error()
 				}
-				all.Slow = append(all.Slow, row)
-				logf("slow clients %s %s: before %.0f req/s, during %.0f req/s %s", c.Name(), srv.Name, row.Res.BeforeRPS, row.Res.DuringRPS, row.Err)
+				rows = append(rows, row)
+				logf("%s %s %s: before %.0f req/s, during %.0f req/s %s", kind, c.Name(), srv.Name, row.Res.BeforeRPS, row.Res.DuringRPS, row.Err)
 			}
 		}
+		return rows
+	}
+	if o.Parts["slow"] {
+		all.Slow = slowRows("slow", o.SlowConfigs, o.Slow)
+	}
+	if o.Parts["upload"] {
+		upload := o.Slow
+		upload.Upload = true
+		all.Upload = slowRows("upload", o.UploadConfigs, upload)
 	}
 	if o.Parts["reload"] {
 		for ci, c := range o.ReloadConfigs {
@@ -288,7 +307,7 @@ func run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("write results: %w", err)
 	}
 	var rep strings.Builder
-	writeReport(&rep, o, all.Results, all.Slow, all.Reload, elapsed)
+	writeReport(&rep, o, all.Results, all.Slow, all.Upload, all.Reload, elapsed)
 	if err := os.WriteFile(filepath.Join(o.OutDir, "report.md"), []byte(rep.String()), 0o644); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
@@ -354,7 +373,7 @@ func measure(ctx context.Context, o *Options, srv Server, c Config, round int, l
 	return res
 }
 
-func writeReport(w io.Writer, o *Options, results []Result, slow []SlowRow, reload []ReloadRow, elapsed time.Duration) {
+func writeReport(w io.Writer, o *Options, results []Result, slow, upload []SlowRow, reload []ReloadRow, elapsed time.Duration) {
 	var names []string
 	for _, s := range o.Servers {
 		names = append(names, s.Name)
@@ -384,6 +403,12 @@ func writeReport(w io.Writer, o *Options, results []Result, slow []SlowRow, relo
 			"%d probe clients (one request per connection, 2 s timeout) measure the normal rate for %v before, %v during (after a %v ramp) and %v after.\n\n",
 			o.Slow.Conns, o.Slow.Probes, o.Slow.Baseline, o.Slow.Attack, o.Slow.Ramp, o.Slow.Recovery)
 		WriteSlowTable(w, slow, base)
+		fmt.Fprintln(w)
+	}
+	if o.Parts["upload"] {
+		fmt.Fprintf(w, "## Slow uploads\n\n%d connections send a POST head announcing a 1 MB body, then one body byte per second "+
+			"(the server runs with post-buffering 8192); the probes and phases are those of the slow clients.\n\n", o.Slow.Conns)
+		WriteSlowTable(w, upload, base)
 		fmt.Fprintln(w)
 	}
 	if o.Parts["reload"] {

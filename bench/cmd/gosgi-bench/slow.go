@@ -22,6 +22,9 @@ type slowPlan struct {
 	Ramp     time.Duration // slow connections opening; not counted
 	Attack   time.Duration // normal traffic while the slow connections trickle
 	Recovery time.Duration // after the slow connections are closed
+	// Upload: the slow connections send a whole POST head and then trickle
+	// its body, one byte per second, instead of trickling the head.
+	Upload bool
 }
 
 // SlowResult is normal-traffic throughput before, during and after the attack.
@@ -81,7 +84,7 @@ func runSlow(parent context.Context, url string, plan slowPlan) (SlowResult, err
 	spacing := plan.Ramp / time.Duration(2*max(1, plan.Conns))
 	for i := 0; i < plan.Conns; i++ {
 		awg.Add(1)
-		go func() { defer awg.Done(); slowConn(attackCtx, addr, &held, &reopened) }()
+		go func() { defer awg.Done(); slowConn(attackCtx, addr, plan.Upload, &held, &reopened) }()
 		sleep(spacing)
 	}
 	sleep(plan.Ramp / 2)
@@ -143,9 +146,10 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // slowConn keeps one connection that sends an unfinished request head and
-// then one more header line per second, reopening it whenever the server
-// closes it.
-func slowConn(ctx context.Context, addr string, held, reopened *atomic.Int64) {
+// then one more header line per second (or, upload, a whole POST head and
+// then one body byte per second), reopening it whenever the server closes
+// it.
+func slowConn(ctx context.Context, addr string, upload bool, held, reopened *atomic.Int64) {
 	for ctx.Err() == nil {
 		d := net.Dialer{Timeout: 2 * time.Second}
 		c, err := d.DialContext(ctx, "tcp", addr)
@@ -155,7 +159,11 @@ func slowConn(ctx context.Context, addr string, held, reopened *atomic.Int64) {
 			continue
 		}
 		held.Add(1)
-		trickle(ctx, c)
+		if upload {
+			trickleBody(ctx, c)
+		} else {
+			trickle(ctx, c)
+		}
 		held.Add(-1)
 		c.Close()
 		if ctx.Err() == nil {
@@ -179,6 +187,26 @@ func trickle(ctx context.Context, c net.Conn) {
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 		if _, err := fmt.Fprintf(c, "X-Slow-%d: x\r\n", i); err != nil {
+			return
+		}
+	}
+}
+
+// trickleBody sends a POST head announcing a 1 MB body, then one body byte
+// per second; it returns when the server closes or answers, or ctx ends.
+func trickleBody(ctx context.Context, c net.Conn) {
+	if _, err := fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: %s\r\nUser-Agent: slow-upload\r\n"+
+		"Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n", c.RemoteAddr()); err != nil {
+		return
+	}
+	buf := make([]byte, 512)
+	for ctx.Err() == nil {
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write([]byte{'x'}); err != nil {
 			return
 		}
 	}

@@ -26,6 +26,8 @@ func serverArgs(c Config, appFile, addr, sock string) []string {
 	switch c.Mode {
 	case modeHTTPSocket:
 		args = append(args, "--http-socket", addr)
+	case modePostBuf:
+		args = append(args, "--http-socket", addr, "--post-buffering", "8192")
 	case modeGevent:
 		args = append(args, "--plugin", "gevent_python3", "--gevent", strconv.Itoa(c.Threads),
 			"--gevent-monkey-patch", "--http-socket", addr)
