@@ -64,6 +64,11 @@ func fetch(addr, req string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return statusAndBody(raw)
+}
+
+// statusAndBody is a raw response's status line and body, one string.
+func statusAndBody(raw []byte) (string, error) {
 	r, err := ParseResponse(raw)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q", err, raw)
@@ -391,11 +396,7 @@ func fetchTLS(ca *tlsCA, addr, req string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r, err := ParseResponse(raw)
-	if err != nil {
-		return "", fmt.Errorf("%w: %q", err, raw)
-	}
-	return r.StatusLine + " " + string(r.Body), nil
+	return statusAndBody(raw)
 }
 
 // TestGeventWithoutGeventModule: gevent = N on a Python without gevent
