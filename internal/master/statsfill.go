@@ -3,6 +3,7 @@ package master
 import (
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/gosgi/gosgi/internal/boot"
 	"github.com/gosgi/gosgi/internal/scoreboard"
@@ -18,6 +19,18 @@ func (m *Master) fillCachesSpoolersCrons(s *stats.Snapshot) {
 	var extras *scoreboard.Extras
 	if m.board != nil {
 		extras = m.board.Extras()
+	}
+	// ST-8: `locks = N` lists "user 1".."user N" after "user 0", and the
+	// queue subsystem its lock after the fixed ones.
+	if n := m.cfg.Int("locks"); n > 0 && len(s.Locks) > 0 && s.Locks[0].Name == "user 0" {
+		users := make([]stats.Lock, n)
+		for i := range users {
+			users[i] = stats.Lock{Name: "user " + strconv.Itoa(i+1)}
+		}
+		s.Locks = slices.Insert(s.Locks, 1, users...)
+	}
+	if m.cfg.Int("queue") > 0 {
+		s.Locks = append(s.Locks, stats.Lock{Name: "queue"})
 	}
 	caches, _ := stats.CachesFromConfig(m.cfg.List("cache"), m.cfg.List("cache-blocksize"), m.cfg.List("cache2"))
 	for i := range caches {
@@ -76,6 +89,9 @@ func (m *Master) bootCrons() []boot.Cron {
 	for _, c := range crons {
 		if c.Legion != "" {
 			continue // runs only on a legion's lord: there are no legions
+		}
+		if c.Harakiri == 0 {
+			c.Harakiri = m.cfg.Int("cron-harakiri")
 		}
 		out = append(out, boot.Cron{
 			Fields:  [5]int{c.Minute, c.Hour, c.Day, c.Month, c.Week},

@@ -131,6 +131,8 @@ def __getattr__(name):
         if cur is None:
             return None
         return cur[2] if name == "env" else cur[3]
+    if name.startswith("queue_"):
+        raise AttributeError("module 'uwsgi' has no attribute '%s' (the queue option is not set)" % name)
     raise AttributeError(
         "module 'uwsgi' has no attribute '%s' (not provided by gosgi yet: see docs/compat.md)" % name
     )
@@ -785,7 +787,7 @@ def _run_crons(crons, running, subprocess):
         p = subprocess.Popen(["/bin/sh", "-c", command], start_new_session=True)
         p.started, p.killed = now, False
         running[index] = p
-        _loader.log('[uwsgi-cron] running "%s" (pid %d)' % (command, p.pid))
+        _loader.log('%s - [uwsgi-cron] running "%s" (pid %d)' % (_time.ctime(), command, p.pid))
         _cron_started(index, p, command)
 
 
@@ -978,6 +980,179 @@ metric_div = _metric_op("metric_div", _c_div)
 metric_set_max = _metric_op("metric_set_max", lambda cur, v, i: v if v > cur else cur)
 # uWSGI takes a new minimum only above the metric's initial value.
 metric_set_min = _metric_op("metric_set_min", lambda cur, v, i: v if v > i and v < cur else cur)
+
+
+# ----------------------------------------------------------------- queue
+# The queue subsystem (`queue = N`): N blocks of queue-blocksize bytes in
+# shared memory (or in the queue-store file), each a 16-byte header (size,
+# time) and the message; a push position for push/pop (a stack) and a pull
+# position for pull (a FIFO), both wrapping around.
+
+_QUEUE_HDR = 16  # push and pull positions (u64 each), then the blocks
+_queue_size = _opt_int("queue", 0)
+_queue_block = _opt_int("queue-blocksize", 8192)
+_queue_lock = _Lock(_CACHE_LOCK_BASE - 2)
+
+
+def _map_queue():
+    if _queue_size <= 0:
+        return None
+    page = os.sysconf("SC_PAGE_SIZE")
+    if _queue_block <= _QUEUE_HDR or (_queue_block * _queue_size) % page:
+        _loader.log("invalid queue size/blocksize %d: must be a multiple of memory page size (%d bytes)"
+                    % (_queue_block, page))
+        raise SystemExit(1)
+    total = _QUEUE_HDR + _queue_block * _queue_size
+    store = _opt_values("queue-store")
+    if store:
+        path = store[-1]
+        if os.path.exists(path):
+            st = os.stat(path)
+            if st.st_size != total or not _stat_isreg(st.st_mode):
+                _loader.log("invalid queue store file. Please remove it or fix queue blocksize/items to match its size")
+                raise SystemExit(1)
+            _loader.log("recovered queue from backing store file: %s" % path)
+        else:
+            _loader.log("creating a new queue store file: %s" % path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.ftruncate(fd, total)
+            mem = _mmap.mmap(fd, total)
+        finally:
+            os.close(fd)
+    else:
+        mem = _mmap.mmap(-1, total)
+    _loader.log("*** Queue subsystem initialized: %dMB preallocated ***" % (_queue_block * _queue_size // (1024 * 1024)))
+    return mem
+
+
+def _stat_isreg(mode):
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+_queue = _map_queue()
+if _queue is not None:
+    queue_size = _queue_size
+
+
+def _queue_pos(i):
+    return _struct.unpack_from("<Q", _queue, 8 * i)[0]
+
+
+def _queue_set_pos(i, v):
+    _struct.pack_into("<Q", _queue, 8 * i, v)
+
+
+def _queue_item(index):
+    """The message in block index, None when the block is empty."""
+    off = _QUEUE_HDR + index * _queue_block
+    size = _struct.unpack_from("<Q", _queue, off)[0]
+    if size == 0:
+        return None
+    return bytes(_queue[off + 16:off + 16 + size])
+
+
+def _queue_write(index, message):
+    off = _QUEUE_HDR + index * _queue_block
+    _struct.pack_into("<QQ", _queue, off, len(message), int(_time.time()))
+    _queue[off + 16:off + 16 + len(message)] = message
+
+
+def _queue_clear(index):
+    _struct.pack_into("<Q", _queue, _QUEUE_HDR + index * _queue_block, 0)
+
+
+def _queue_message(message):
+    if _queue is None:
+        raise ValueError("the queue subsystem is not enabled (use the queue option)")
+    if isinstance(message, str):
+        message = message.encode()
+    message = bytes(message)
+    # A block holds its header and the message.
+    if not message or len(message) > _queue_block - 16:
+        return None
+    return message
+
+
+def queue_push(message):
+    """Stores message at the push position; True, or None when it does not
+    fit in a block."""
+    message = _queue_message(message)
+    if message is None:
+        return None
+    with _queue_lock:
+        pos = _queue_pos(0)
+        _queue_write(pos, message)
+        _queue_set_pos(0, (pos + 1) % _queue_size)
+    return True
+
+
+def queue_set(pos, message):
+    message = _queue_message(message)
+    if message is None or not 0 <= int(pos) < _queue_size:
+        return None
+    with _queue_lock:
+        _queue_write(int(pos), message)
+    return True
+
+
+def queue_pop():
+    """The last message pushed (a stack), removed; None when empty."""
+    if _queue is None:
+        return None
+    with _queue_lock:
+        pos = (_queue_pos(0) - 1) % _queue_size
+        _queue_set_pos(0, pos)
+        msg = _queue_item(pos)
+        if msg is not None:
+            _queue_clear(pos)
+    return msg
+
+
+def queue_pull():
+    """The oldest message (a FIFO), removed; None when empty."""
+    if _queue is None:
+        return None
+    with _queue_lock:
+        pos = _queue_pos(1)
+        msg = _queue_item(pos)
+        if msg is not None:
+            _queue_clear(pos)
+            _queue_set_pos(1, (pos + 1) % _queue_size)
+    return msg
+
+
+def queue_get(index):
+    if _queue is None or not 0 <= int(index) < _queue_size:
+        return None
+    with _queue_lock:
+        return _queue_item(int(index))
+
+
+def queue_last(num=None):
+    """The last message pushed, or a list of the last num (at most the
+    queue's size), newest first."""
+    if _queue is None:
+        return None
+    with _queue_lock:
+        pos = _queue_pos(0)
+        if num is None:
+            return _queue_item((pos - 1) % _queue_size)
+        return [_queue_item((pos - 1 - i) % _queue_size) for i in range(min(int(num), _queue_size))]
+
+
+def queue_slot():
+    return _queue_pos(0)
+
+
+def queue_pull_slot():
+    return _queue_pos(1)
+
+
+if _queue is None:  # as in uWSGI, the functions exist with a queue only
+    del queue_push, queue_set, queue_pop, queue_pull, queue_get, queue_last, queue_slot, queue_pull_slot
 
 
 # ----------------------------------------------------------------- cache
