@@ -195,7 +195,7 @@ func (m *Master) run() (int, error) {
 	for _, w := range cfg.Warnings() {
 		m.log.Printf("%s", w)
 	}
-	if err := m.writePidfiles(); err != nil {
+	if err := m.writePidfiles("pidfile", "safe-pidfile"); err != nil {
 		return 1, err
 	}
 	if err := m.checkFronts(); err != nil {
@@ -222,6 +222,9 @@ func (m *Master) run() (int, error) {
 		if err := m.dropPrivileges(); err != nil {
 			return 1, err
 		}
+	}
+	if err := m.writePidfiles("pidfile2"); err != nil {
+		return 1, err
 	}
 	m.openLogto2()
 	for _, kv := range cfg.Env() {
@@ -529,12 +532,18 @@ func (m *Master) setupLogging() error {
 	return nil
 }
 
-func (m *Master) writePidfiles() error { return m.writePidfilesAgain(false) }
+// writePidfiles writes the pidfiles of the given options (pidfile and
+// safe-pidfile before the privileges go, pidfile2 after, as uWSGI).
+func (m *Master) writePidfiles(opts ...string) error { return m.writePidfileOpts(false, opts) }
 
-// writePidfilesAgain writes the pidfiles; force rewrites them after the
-// first start too (master-fifo 'P').
+// writePidfilesAgain rewrites every pidfile, also after the first start
+// (master-fifo 'P').
 func (m *Master) writePidfilesAgain(force bool) error {
-	for _, opt := range []string{"pidfile", "pidfile2", "safe-pidfile"} {
+	return m.writePidfileOpts(force, []string{"pidfile", "pidfile2", "safe-pidfile"})
+}
+
+func (m *Master) writePidfileOpts(force bool, opts []string) error {
+	for _, opt := range opts {
 		path := m.cfg.String(opt)
 		if path == "" {
 			continue

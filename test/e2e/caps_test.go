@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -30,7 +33,7 @@ func privilegedPort(t *testing.T) string {
 // inheritable, permitted and effective sets (none ambient), as uWSGI's do.
 func TestCapKeptAfterSetuid(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("cap needs a root master to drop from: run the e2e tests as root")
+		t.Fatal("cap needs a root master to drop from: run the e2e tests as root")
 	}
 	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
 		// The Python processes run as nobody: they must reach the app
@@ -62,5 +65,46 @@ func TestCapKeptAfterSetuid(t *testing.T) {
 			t.Errorf("exit %d", code)
 		}
 		return map[string]any{"worker": body, "log": lines}
+	})
+}
+
+// TestPidfile2AfterDrop: pidfile is written by root before the privileges
+// go, pidfile2 after them, so it belongs to uid (OP: pidfile2), each with
+// its "writing pidfile to" line where uWSGI prints it.
+func TestPidfile2AfterDrop(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("pidfile2 needs a root master to drop from: run the e2e tests as root")
+	}
+	Differential(t, Setup{NoStart: true}, func(t *testing.T, e *Env) any {
+		dir := e.Vars["dir"]
+		// The test's own directory is private to root: nobody writes
+		// pidfile2 in a directory of its own under /tmp.
+		pd, err := os.MkdirTemp("", "gosgi-pidfile2-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(pd) })
+		os.Chmod(pd, 0o777)
+		args := []string{"--plugin", "python3", "--master", "--processes", "1",
+			"--http-socket", e.Addr("http"), "--wsgi-file", e.Vars["apps"] + "/hello.py",
+			"--uid", "nobody", "--gid", "nogroup", "--pidfile", pd + "/p1", "--pidfile2", pd + "/p2"}
+		srv := Start(t, e.Impl.Name, e.Impl.Bin, args, StartOptions{Dir: dir})
+		e.Srv = srv
+		var lines, owners []string
+		for _, l := range strings.Split(srv.Log(), "\n") {
+			if strings.HasPrefix(l, "writing pidfile") || strings.HasPrefix(l, "setuid()") || strings.HasPrefix(l, "setgid()") {
+				lines = append(lines, strings.ReplaceAll(l, pd, "DIR"))
+			}
+		}
+		for _, p := range []string{"p1", "p2"} {
+			var st syscall.Stat_t
+			if err := syscall.Stat(filepath.Join(pd, p), &st); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			b, _ := os.ReadFile(filepath.Join(pd, p))
+			owners = append(owners, fmt.Sprintf("%s uid %d gid %d pid ok %v", p, st.Uid, st.Gid,
+				strings.TrimSpace(string(b)) == strconv.Itoa(srv.Pid())))
+		}
+		return map[string]any{"log": lines, "files": owners}
 	})
 }
