@@ -20,13 +20,17 @@ func TestGeventSocketTimeout(t *testing.T) {
 		{[]string{"--socket-timeout", "60", "--gevent", "10"}, 60},
 		{[]string{"--gevent", "10", "--socket-timeout", "10"}, 10},
 		{[]string{"--socket-timeout", "10"}, 10},
+		// loop = gevent with async = N is gevent mode without the shortcut's
+		// raise: uWSGI only warns.
+		{[]string{"--loop", "gevent", "--async", "10"}, 4},
+		{[]string{"--loop", "gevent", "--async", "10", "--socket-timeout", "60"}, 60},
 	}
 	for _, tc := range tests {
 		cfg, err := config.Load(append([]string{"uwsgi"}, tc.args...), nil, nil)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}
-		m := &Master{cfg: cfg, gevent: max(cfg.Int("gevent"), 0)}
+		m := &Master{cfg: cfg, gevent: geventCores(cfg)}
 		if got := m.socketTimeout(); got != tc.want {
 			t.Errorf("%q: socket timeout %d, want %d", tc.args, got, tc.want)
 		}

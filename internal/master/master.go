@@ -173,7 +173,10 @@ func (m *Master) run() (int, error) {
 	if m.threads < 1 {
 		m.threads = 1
 	}
-	m.gevent = max(cfg.Int("gevent"), 0)
+	m.gevent = geventCores(cfg)
+	if loop := cfg.String("loop"); loop != "" && loop != "gevent" {
+		m.log.Printf("loop engine %q is not available (only gevent is): requests run on the thread cores", loop)
+	}
 	m.mercy = time.Duration(cfg.Int("worker-reload-mercy")) * time.Second
 
 	if title := m.titles().For("master"); title != "" {
@@ -638,6 +641,19 @@ func (m *Master) startPython() error {
 	return nil
 }
 
+// geventCores is the number of async cores of gevent mode: gevent = N, or
+// its long form loop = gevent with async = N (uWSGI crashes there without
+// enable-threads; gosgi always has threads); 0 outside gevent mode.
+func geventCores(cfg *config.Config) int {
+	if n := cfg.Int("gevent"); n > 0 {
+		return n
+	}
+	if cfg.String("loop") == "gevent" {
+		return max(cfg.Int("async"), 0)
+	}
+	return 0
+}
+
 // socketTimeout is socket-timeout as the workers apply it: gevent = N
 // raises it to 30 seconds, as uWSGI's gevent shortcut does when it is
 // parsed, so only a socket-timeout given after it sets a lower one.
@@ -657,7 +673,7 @@ func (m *Master) socketTimeout() int {
 			}
 		}
 	}
-	if lastTimeout > lastGevent {
+	if lastGevent < 0 || lastTimeout > lastGevent { // loop = gevent keeps it
 		return t
 	}
 	return 30
@@ -836,6 +852,9 @@ func (m *Master) banner() {
 		l.Printf("detected max file descriptor number: %d", rl.Cur)
 		if m.gevent > 0 {
 			l.Printf("- async cores set to %d - fd table size: %d", m.gevent, rl.Cur)
+			if m.socketTimeout() < 30 {
+				l.Printf("!!! Running gevent with a socket-timeout lower than 30 seconds is not recommended, tune it with --socket-timeout !!!")
+			}
 		}
 	}
 	l.Printf("lock engine: pthread robust mutexes")

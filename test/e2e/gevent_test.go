@@ -476,3 +476,33 @@ func TestAsyncAPIWithoutLoop(t *testing.T) {
 		return out
 	})
 }
+
+// TestGeventLoopAsync: `loop = gevent` with `async = N` is the long form of
+// gevent = N: /a and /b can only both finish if they ran concurrently on
+// the one worker, and the banner says the same as uWSGI's (which needs
+// enable-threads there to run at all).
+func TestGeventLoopAsync(t *testing.T) {
+	requireGevent(t)
+	args := []string{"--plugins", "python3,gevent_python3", "--master", "--loop", "gevent", "--async", "10",
+		"--enable-threads", "--http-socket", "{http}", "--wsgi-file", "{apps}/gevent_app.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		addr := e.Addr("http")
+		var a string
+		var aErr error
+		done := make(chan struct{})
+		go func() { a, aErr = fetch(addr, Get("/a")); close(done) }()
+		e.Srv.WaitLog(t, `a: waiting for b`, RequestTimeout)
+		b, err := fetch(addr, Get("/b"))
+		<-done
+		if err != nil || aErr != nil {
+			t.Fatalf("/a: %v, /b: %v", aErr, err)
+		}
+		var banner []string
+		for _, pat := range []string{`- async cores set to \d+ -`, `\*\*\* Operational MODE: \w+ \*\*\*`,
+			`spawned uWSGI worker 1 \(pid: \d+, cores: \d+\)`} {
+			m := e.Srv.WaitLog(t, pat, StartTimeout)
+			banner = append(banner, regexp.MustCompile(`pid: \d+`).ReplaceAllString(m[0], "pid: N"))
+		}
+		return map[string]any{"a": a, "b": b, "banner": banner}
+	})
+}
