@@ -4,7 +4,6 @@
 // the uwsgi module, wsgi.input's class) live in the embedded loader.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -884,17 +883,17 @@ static PyObject *disconnect_fn(PyObject *self, PyObject *unused) {
 	return PY_NONE;
 }
 
-// _gosgi.raw_read(size, timeout_ms): up to size bytes of the request as
-// the client sent them past the head (chunked input): those read with the
-// head first, then the socket. b"" at the end, None on timeout.
-static PyObject *raw_read(PyObject *self, PyObject *args) {
+// _gosgi.raw_read(size): up to size bytes of the request as the client
+// sent them past the head (chunked input): those read with the head first,
+// then what the socket has now. b"" at the end, None when nothing is there
+// yet (the caller waits for the socket: a poll, or the gevent hub).
+static PyObject *raw_read(PyObject *self, PyObject *arg) {
 	(void)self;
 	core_t *c = running_core();
 	if (!c) return NULL;
 	gosgi_req *r = c->req;
-	long size = py.PyLong_AsLong(py.PyTuple_GetItem(args, 0));
-	int timeout = (int)py.PyLong_AsLong(py.PyTuple_GetItem(args, 1));
-	if (py.PyErr_Occurred()) return NULL;
+	long size = py.PyLong_AsLong(arg);
+	if (size == -1 && py.PyErr_Occurred()) return NULL;
 	if (size <= 0) size = 65536;
 	if (r->raw_len > 0) {
 		long n = r->raw_len < size ? r->raw_len : size;
@@ -903,32 +902,18 @@ static PyObject *raw_read(PyObject *self, PyObject *args) {
 		r->raw_len -= n;
 		return b;
 	}
-	PyObject *b = py.PyBytes_FromStringAndSize(NULL, size);
-	if (!b) return NULL;
-	char *dst;
-	Py_ssize_t blen;
-	py.PyBytes_AsStringAndSize(b, &dst, &blen);
+	char buf[65536];
+	if (size > (long)sizeof buf) size = sizeof buf;
 	ssize_t n;
-	PyThreadState *ts = py.PyEval_SaveThread();
-	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
-	int ready;
 	do {
-		ready = poll(&pfd, 1, timeout);
-	} while (ready < 0 && errno == EINTR);
-	n = ready > 0 ? recv(r->fd, dst, size, MSG_DONTWAIT) : -1;
-	py.PyEval_RestoreThread(ts);
-	if (ready == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
-		py.Py_DecRef(b);
+		n = recv(r->fd, buf, size, MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		py.Py_IncRef(PY_NONE);
 		return PY_NONE;
 	}
-	if (n < 0) {
-		py.Py_DecRef(b);
-		return raise(PY_EXC(OSError), "unable to read the request");
-	}
-	PyObject *out = py.PyBytes_FromStringAndSize(dst, n);
-	py.Py_DecRef(b);
-	return out;
+	if (n < 0) return raise(PY_EXC(OSError), "unable to read the request");
+	return py.PyBytes_FromStringAndSize(buf, n);
 }
 
 static int send_fd(core_t *c, int fd, off_t *pos, long long size);
@@ -1026,7 +1011,7 @@ static PyMethodDef module_fns[] = {
     {"sendfile", sendfile_fn, METH_VARARGS, NULL},
     {"disconnect", disconnect_fn, METH_NOARGS, NULL},
     {"add_var", add_var_fn, METH_VARARGS, NULL},
-    {"raw_read", raw_read, METH_VARARGS, NULL},
+    {"raw_read", raw_read, METH_O, NULL},
     {"input_seek", input_seek, METH_VARARGS, NULL},
     {"input_tell", input_tell, METH_VARARGS, NULL},
     {"input_fileno", input_fileno, METH_VARARGS, NULL},

@@ -9,8 +9,9 @@ import (
 // TrustedProxies are the clients whose X-Forwarded-Proto and
 // X-Forwarded-Ssl headers may set wsgi.url_scheme (gosgi's trusted-proxy
 // option). The client is the request's REMOTE_ADDR: the TCP peer on the
-// HTTP fronts, the address the front server reports on the uwsgi protocol. UWSGI_SCHEME and HTTPS,
-// which only a front server can send, are always honoured.
+// HTTP fronts, the address the front server reports on the uwsgi protocol.
+// UWSGI_SCHEME and HTTPS, which only a front server can send, are always
+// honoured.
 //
 // A nil *TrustedProxies trusts everyone, as uWSGI does.
 type TrustedProxies struct {

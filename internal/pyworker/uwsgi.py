@@ -207,6 +207,7 @@ import fcntl as _fcntl
 import mmap as _mmap
 import random as _random
 import select as _select
+import stat as _stat
 import struct as _struct
 import tempfile as _tempfile
 import threading as _threading
@@ -1008,7 +1009,7 @@ def _map_queue():
         path = store[-1]
         if os.path.exists(path):
             st = os.stat(path)
-            if st.st_size != total or not _stat_isreg(st.st_mode):
+            if st.st_size != total or not _stat.S_ISREG(st.st_mode):
                 _loader.log("invalid queue store file. Please remove it or fix queue blocksize/items to match its size")
                 raise SystemExit(1)
             _loader.log("recovered queue from backing store file: %s" % path)
@@ -1024,12 +1025,6 @@ def _map_queue():
         mem = _mmap.mmap(-1, total)
     _loader.log("*** Queue subsystem initialized: %dMB preallocated ***" % (_queue_block * _queue_size // (1024 * 1024)))
     return mem
-
-
-def _stat_isreg(mode):
-    import stat
-
-    return stat.S_ISREG(mode)
 
 
 _queue = _map_queue()
@@ -1065,8 +1060,6 @@ def _queue_clear(index):
 
 
 def _queue_message(message):
-    if _queue is None:
-        raise ValueError("the queue subsystem is not enabled (use the queue option)")
     if isinstance(message, str):
         message = message.encode()
     message = bytes(message)
@@ -1100,8 +1093,6 @@ def queue_set(pos, message):
 
 def queue_pop():
     """The last message pushed (a stack), removed; None when empty."""
-    if _queue is None:
-        return None
     with _queue_lock:
         pos = (_queue_pos(0) - 1) % _queue_size
         _queue_set_pos(0, pos)
@@ -1113,8 +1104,6 @@ def queue_pop():
 
 def queue_pull():
     """The oldest message (a FIFO), removed; None when empty."""
-    if _queue is None:
-        return None
     with _queue_lock:
         pos = _queue_pos(1)
         msg = _queue_item(pos)
@@ -1125,7 +1114,7 @@ def queue_pull():
 
 
 def queue_get(index):
-    if _queue is None or not 0 <= int(index) < _queue_size:
+    if not 0 <= int(index) < _queue_size:
         return None
     with _queue_lock:
         return _queue_item(int(index))
@@ -1134,8 +1123,6 @@ def queue_get(index):
 def queue_last(num=None):
     """The last message pushed, or a list of the last num (at most the
     queue's size), newest first."""
-    if _queue is None:
-        return None
     with _queue_lock:
         pos = _queue_pos(0)
         if num is None:
@@ -2137,8 +2124,6 @@ def logsize():
         st = os.fstat(2)
     except OSError:
         return 0
-    import stat as _stat
-
     return st.st_size if _stat.S_ISREG(st.st_mode) else 0
 
 
@@ -2336,7 +2321,7 @@ class _ChunkedInput:
 
     def fill(self, timeout):
         while True:
-            data = _gosgi.raw_read(65536, 0)
+            data = _gosgi.raw_read(65536)
             if data is None:  # nothing yet
                 if timeout and _wait_readable(_running()[1], timeout):
                     continue

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -71,7 +70,7 @@ func readUnix(t *testing.T, path string) string {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(RequestTimeout))
-	b, err := io.ReadAll(c)
+	b, err := readAll(c)
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}
