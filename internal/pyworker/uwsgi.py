@@ -2321,9 +2321,12 @@ class _ChunkedInput:
 
     def fill(self, timeout):
         while True:
+            # _running() first: in gevent mode another greenlet's request
+            # may have run while this one waited.
+            fd = _running()[1]
             data = _gosgi.raw_read(65536)
             if data is None:  # nothing yet
-                if timeout and _wait_readable(_running()[1], timeout):
+                if timeout and _wait_readable(fd, timeout):
                     continue
                 if timeout == 0:
                     return False
@@ -2414,6 +2417,7 @@ class _WebSocket:
             head = _struct.pack("!BBH", 0x80 | opcode, 126, n)
         else:
             head = _struct.pack("!BBQ", 0x80 | opcode, 127, n)
+        _running()  # in gevent mode: this greenlet's request, after any wait
         try:
             _gosgi.raw_write(head + payload)
         except OSError:

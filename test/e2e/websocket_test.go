@@ -368,6 +368,14 @@ func TestWebsocketGevent(t *testing.T) {
 		}
 		// While both sessions are open, a plain request is served too.
 		got = append(got, bodyLines(t, e.Addr("http"), "/")[:2]...)
+		// a's greenlet wakes in websocket_recv after b's ran: its pong
+		// must go to a's client.
+		b.send(t, 0x1, []byte("three"))
+		first, p := b.recv(t)
+		got = append(got, fmt.Sprintf("%#x %q", first, p))
+		a.send(t, 0x9, nil)
+		first, p = a.recv(t)
+		got = append(got, fmt.Sprintf("pong on a: %#x %q", first, p))
 		for _, ws := range []*wsConn{a, b} {
 			ws.send(t, 0x1, []byte("bye"))
 			first, p := ws.recv(t)
@@ -418,5 +426,30 @@ func TestUwsgiAddVar(t *testing.T) {
 		body := bodyLines(t, e.Addr("http"), "/addvar")
 		line := e.Srv.WaitLog(t, `(?m)^VARS .*$`, StartTimeout)
 		return []string{body[0], line[0]}
+	})
+}
+
+// TestUwsgiChunkedReadGevent: under gevent = N, uwsgi.chunked_read() waits
+// for the next chunk in the hub: another request is served meanwhile, and
+// the body's chunks still reach the app that asked for them.
+func TestUwsgiChunkedReadGevent(t *testing.T) {
+	args := []string{"--plugins", "python3,gevent_python3", "--master", "--gevent", "4", "--processes", "1",
+		"--http-socket", "{http}", "--wsgi-file", "{apps}/uwsgimod_request.py"}
+	Differential(t, Setup{Args: args}, func(t *testing.T, e *Env) any {
+		c, err := Dial(e.Addr("http"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(RequestTimeout))
+		io.WriteString(c, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+		other := bodyLines(t, e.Addr("http"), "/quiet")
+		io.WriteString(c, "4\r\ndefg\r\n0\r\n\r\n")
+		raw, _ := io.ReadAll(c)
+		r, err := ParseResponse(raw)
+		if err != nil {
+			t.Fatalf("chunked request: %v (%q)", err, raw)
+		}
+		return []string{other[0], strings.TrimSpace(string(r.Body))}
 	})
 }
