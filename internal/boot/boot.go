@@ -83,6 +83,7 @@ type Cron struct {
 	Command  string `json:"command"`
 	Unique   bool   `json:"unique,omitempty"`
 	Harakiri int    `json:"harakiri,omitempty"`
+	Legion   string `json:"legion,omitempty"` // runs on that legion's lord only: never, without legions
 }
 
 // Titles are the process titles of procname, procname-prefix(-spaced) and

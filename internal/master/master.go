@@ -95,6 +95,10 @@ type Master struct {
 	queue         stats.QueueMonitor
 	logRouter     *logRouter // log-route, log-encoder...: nil when lines go straight out
 	statsServer   *stats.Server
+	// command crons, parsed once (crons())
+	cronsOnce sync.Once
+	cronList  []stats.Cron
+	cronErrs  []error
 }
 
 type workerSlot struct {

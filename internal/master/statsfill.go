@@ -59,7 +59,8 @@ func (m *Master) fillCachesSpoolersCrons(s *stats.Snapshot) {
 		s.Spoolers = append(s.Spoolers, sp)
 		s.Locks = append(s.Locks, stats.Lock{Name: "spooler on " + dir})
 	}
-	s.Crons, _ = stats.CronsFromConfig(m.cronEntries())
+	crons, _ := m.crons()
+	s.Crons = slices.Clone(crons) // pids are filled in per document
 	for i := range s.Crons {
 		if extras == nil || i >= scoreboard.MaxCrons {
 			break
@@ -70,32 +71,34 @@ func (m *Master) fillCachesSpoolersCrons(s *stats.Snapshot) {
 	}
 }
 
-// cronEntries are the command cron options in config order, for
-// stats.CronsFromConfig.
-func (m *Master) cronEntries() [][2]string {
-	var out [][2]string
-	for _, e := range m.cfg.Entries() {
-		if slices.Contains(stats.CronOptions, e.Key) {
-			out = append(out, [2]string{e.Key, e.Value})
+// crons are the command crons (cron, unique-cron, cron2 options) in
+// config order, parsed once per image: the stats, the boot bundle and the
+// startup log index them alike.
+func (m *Master) crons() ([]stats.Cron, []error) {
+	m.cronsOnce.Do(func() {
+		var entries [][2]string
+		for _, e := range m.cfg.Entries() {
+			if slices.Contains(stats.CronOptions, e.Key) {
+				entries = append(entries, [2]string{e.Key, e.Value})
+			}
 		}
-	}
-	return out
+		m.cronList, m.cronErrs = stats.CronsFromConfig(entries)
+	})
+	return m.cronList, m.cronErrs
 }
 
-// bootCrons returns the command crons for the boot bundle.
+// bootCrons returns the command crons for the boot bundle, in the stats'
+// order (a legion's cron included: the Python side never runs it).
 func (m *Master) bootCrons() []boot.Cron {
-	crons, _ := stats.CronsFromConfig(m.cronEntries())
+	crons, _ := m.crons()
 	out := make([]boot.Cron, 0, len(crons))
 	for _, c := range crons {
-		if c.Legion != "" {
-			continue // runs only on a legion's lord: there are no legions
-		}
 		if c.Harakiri == 0 {
 			c.Harakiri = m.cfg.Int("cron-harakiri")
 		}
 		out = append(out, boot.Cron{
 			Fields:  [5]int{c.Minute, c.Hour, c.Day, c.Month, c.Week},
-			Command: c.Command, Unique: c.Unique, Harakiri: c.Harakiri,
+			Command: c.Command, Unique: c.Unique, Harakiri: c.Harakiri, Legion: c.Legion,
 		})
 	}
 	return out
@@ -104,7 +107,7 @@ func (m *Master) bootCrons() []boot.Cron {
 // logCrons logs each command cron as uWSGI registers it, or why it is
 // skipped.
 func (m *Master) logCrons() {
-	crons, errs := stats.CronsFromConfig(m.cronEntries())
+	crons, errs := m.crons()
 	for _, err := range errs {
 		m.log.Printf("unable to parse cron definition: %v", err)
 	}

@@ -697,8 +697,9 @@ def _fstat_key(path):
 
 def _option_crons():
     """The command crons (cron, unique-cron, cron2) as the master parsed
-    them: (fields, command, unique, harakiri seconds)."""
-    return [(tuple(c["fields"]), c["command"], c.get("unique", False), c.get("harakiri", 0))
+    them, in the stats' order: (fields, command, unique, harakiri seconds,
+    legion)."""
+    return [(tuple(c["fields"]), c["command"], c.get("unique", False), c.get("harakiri", 0), c.get("legion"))
             for c in _spec.get("crons") or []]
 
 
@@ -766,7 +767,9 @@ def _run_crons(crons, running, subprocess):
     older than their harakiri."""
     now = _time.time()
     tm = _time.localtime(now)
-    for index, (fields, command, unique, harakiri) in enumerate(crons):
+    for index, (fields, command, unique, harakiri, legion) in enumerate(crons):
+        if legion:  # a legion lord's only: there are no legions
+            continue
         proc = running.get(index)
         if proc is not None and proc.poll() is not None:
             running.pop(index)
